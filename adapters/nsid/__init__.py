@@ -1,0 +1,1 @@
+"""NSID HDF5 (pyNSID / sidpy) <-> pycrox."""

@@ -1,0 +1,1 @@
+"""USID HDF5 (pyUSID) <-> pycrox."""

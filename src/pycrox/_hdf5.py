@@ -1,0 +1,148 @@
+"""HDF5 plumbing shared by the HDF5 readers and the NSID/USID adapters.
+
+`open_file_manager` opens a `Source` (local path, URL through fsspec, h5py.File or file object)
+as an xarray `CachingFileManager` (or a dummy manager for objects the caller owns);
+`LazyH5Array` is one HDF5 dataset read on demand; `HDF5_LOCK` serialises libhdf5 calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import h5py
+import numpy as np
+import xarray as xr
+from xarray.backends import BackendArray, CachingFileManager, DummyFileManager
+from xarray.backends.locks import HDF5_LOCK
+from xarray.core import indexing
+
+from pycrox.errors import FormatError
+from pycrox.sources import Source, open_source, read_head
+
+__all__ = [
+    "HDF5_LOCK",
+    "HDF5_MAGIC",
+    "LazyH5Array",
+    "attr_to_python",
+    "is_hdf5",
+    "lazy_variable_data",
+    "open_file_manager",
+]
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+#: fsspec block size for HDF5 over object stores: metadata in few requests, chunks in few more
+REMOTE_BLOCK_SIZE = 2 * 2**20
+
+
+def is_hdf5(obj: Any, storage_options: dict | None = None) -> bool:
+    """Whether `obj` is an HDF5 file (by its signature); False instead of raising."""
+    if isinstance(obj, h5py.File | h5py.Group):
+        return True
+    try:
+        head = read_head(open_source(obj, storage_options), 8)
+    except (OSError, TypeError, ValueError):
+        return False
+    return head.startswith(HDF5_MAGIC)
+
+
+def _open_h5(source: Source, mode: str = "r") -> h5py.File:
+    try:
+        if source.path is not None:
+            return h5py.File(source.path, mode)
+        handle = source.open(block_size=REMOTE_BLOCK_SIZE) if source.fileobj is None else source.fileobj
+        return h5py.File(handle, mode)
+    except OSError as exc:
+        raise FormatError(source.name, f"not a readable HDF5 file ({exc})") from exc
+
+
+def open_file_manager(obj: Any, storage_options: dict | None = None) -> tuple[Any, str]:
+    """A file manager for an HDF5 source, and the source's name for messages.
+
+    Parameters
+    ----------
+    obj : str, os.PathLike, Source, h5py.File, h5py.Group or file object
+        An h5py object stays the caller's: it is wrapped in a `DummyFileManager` and never closed.
+    storage_options : dict, optional
+        fsspec options for URLs.
+
+    Returns
+    -------
+    (manager, name)
+        ``manager.acquire()`` gives the open `h5py.File`.
+    """
+    if isinstance(obj, h5py.Group):
+        return DummyFileManager(obj.file), obj.file.filename
+    source = open_source(obj, storage_options)
+    if source.path is not None:
+        manager = CachingFileManager(h5py.File, source.path, mode="r", lock=HDF5_LOCK)
+        with HDF5_LOCK:
+            try:
+                manager.acquire()
+            except OSError as exc:
+                manager.close()
+                raise FormatError(source.name, f"not a readable HDF5 file ({exc})") from exc
+        return manager, source.name
+    return DummyFileManager(_open_h5(source)), source.name
+
+
+class LazyH5Array(BackendArray):
+    """One HDF5 dataset read on demand. Pickles: holds a file manager, never an open handle.
+
+    Parameters
+    ----------
+    manager : xarray file manager
+        From `open_file_manager`.
+    h5path : str
+        Path of the dataset in the file.
+    field : str, optional
+        For compound datasets: read only this field.
+    """
+
+    def __init__(self, manager: Any, h5path: str, field: str | None = None) -> None:
+        self._manager, self._h5path, self._field = manager, h5path, field
+        with HDF5_LOCK:
+            dset = manager.acquire()[h5path]
+            dtype = dset.dtype if field is None else dset.dtype[field]
+            self.shape = dset.shape
+            self.dtype = np.dtype(dtype)
+            self.chunks = dset.chunks
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.OUTER_1VECTOR, self._read
+        )
+
+    def _read(self, key: tuple) -> np.ndarray:
+        with HDF5_LOCK:
+            dset = self._manager.acquire()[self._h5path]
+            if self._field is not None:
+                dset = dset.fields(self._field)
+            if dset.shape == ():
+                return np.asarray(dset[()])[key] if key else np.asarray(dset[()])
+            if all(isinstance(k, slice) and k == slice(None) for k in key) and dset.size:
+                out = np.empty(self.shape, dtype=self.dtype)
+                if self._field is None:
+                    dset.read_direct(out)
+                else:
+                    out[...] = dset[...]
+                return out
+            return np.asarray(dset[key])
+
+
+def lazy_variable_data(manager: Any, h5path: str, field: str | None = None) -> Any:
+    """Data for an `xarray.Variable`: lazily indexed over `LazyH5Array`."""
+    return indexing.LazilyIndexedArray(LazyH5Array(manager, h5path, field))
+
+
+def attr_to_python(value: Any) -> Any:
+    """An HDF5 attribute value as a JSON-like Python value (bytes stay bytes; numpy scalars -> Python)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, h5py.Empty):
+        return None
+    return value
+
+
+def preferred_chunks(variable: xr.Variable, chunks: tuple[int, ...] | None) -> dict:
+    """``encoding["preferred_chunks"]`` from an HDF5 chunk shape."""
+    return dict(zip(variable.dims, chunks, strict=True)) if chunks else {}

@@ -1,0 +1,1 @@
+"""Analysis: pure functions on pycrox xarray objects, reached through the ``.pycro`` accessor."""

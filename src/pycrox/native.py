@@ -1,0 +1,120 @@
+"""pycrox objects in Zarr v3 and netCDF (h5netcdf): the stores every xarray tool reads.
+
+Attrs go through `pycrox._encoding` (JSON in Zarr, prefixed JSON text in netCDF). A DataArray is
+stored as a one-variable Dataset, a Dataset as it is, a DataTree as groups; the root carries
+``pycrox_kind`` so `read` gives back the same kind of object. CF decoding that would change
+values (times, time deltas, masking, scaling) is off on read and no ``_FillValue`` is written.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+import fsspec
+import xarray as xr
+
+from pycrox import model
+from pycrox._encoding import decode_json, decode_netcdf, encode_json, encode_netcdf, map_attrs
+from pycrox.errors import FormatError, WriteError
+from pycrox.sources import Source, atomic_target, is_local
+
+__all__ = ["KIND_ATTR", "is_zarr", "read_tree", "write_netcdf", "write_zarr"]
+
+KIND_ATTR = "pycrox_kind"
+_UNNAMED = "__xarray_dataarray_variable__"
+_OPEN_OPTIONS = {"decode_times": False, "decode_timedelta": False, "mask_and_scale": False}
+
+
+def is_zarr(source: Source) -> bool:
+    """Whether `source` is a Zarr store (v2 or v3 metadata at its root)."""
+    if source.fileobj is not None:
+        return False
+    if source.path is not None:
+        return any(os.path.exists(os.path.join(source.path, f)) for f in ("zarr.json", ".zgroup", ".zarray"))
+    fs, path = fsspec.core.url_to_fs(source.url, **source.storage_options)
+    return any(fs.exists(f"{path.rstrip('/')}/{f}") for f in ("zarr.json", ".zgroup"))
+
+
+def _to_tree(obj: xr.DataArray | xr.Dataset | xr.DataTree) -> xr.DataTree:
+    if isinstance(obj, xr.DataTree):
+        tree = obj.copy()
+        tree.attrs = {**tree.attrs, KIND_ATTR: "DataTree"}
+        return tree
+    if isinstance(obj, xr.DataArray):
+        name = _UNNAMED if obj.name is None else obj.name
+        ds = obj.to_dataset(name=name, promote_attrs=False)
+        ds.attrs = {KIND_ATTR: "DataArray"}
+        return xr.DataTree(ds)
+    ds = obj.copy(deep=False)
+    ds.attrs = {**ds.attrs, KIND_ATTR: "Dataset"}
+    return xr.DataTree(ds)
+
+
+def _encode_tree(tree: xr.DataTree, func: Any) -> xr.DataTree:
+    return tree.map_over_datasets(lambda ds: _no_fill(map_attrs(ds, func)))
+
+
+def _no_fill(ds: xr.Dataset) -> xr.Dataset:
+    for variable in ds.variables.values():
+        variable.encoding = {**variable.encoding, "_FillValue": None}
+    return ds
+
+
+def write_zarr(obj: Any, store: Any, *, mode: str = "w-", storage_options: dict | None = None,
+               chunks: dict | None = None) -> None:
+    """Write a model object to a Zarr v3 store (consolidated metadata); see `pycrox.to_zarr`."""
+    tree = _encode_tree(_to_tree(obj), encode_json)
+    if chunks:
+        tree = tree.chunk(chunks)
+    if is_local(store):
+        with atomic_target(store, mode) as tmp:
+            _quiet_to_zarr(tree, tmp)
+        return
+    fs, path = fsspec.core.url_to_fs(store, **(storage_options or {}))
+    if fs.exists(path) and mode == "w-":
+        raise WriteError(f"{store}: exists; pass mode='w' to overwrite it")
+    _quiet_to_zarr(tree, store, storage_options=storage_options)
+
+
+def _quiet_to_zarr(tree: xr.DataTree, store: Any, **kwargs: Any) -> None:
+    with warnings.catch_warnings():  # consolidated metadata is a zarr-python extension to v3; we want it
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        tree.to_zarr(store, mode="w", consolidated=True, zarr_format=3, **kwargs)
+
+
+def write_netcdf(obj: Any, path: Any, *, mode: str = "w-") -> None:
+    """Write a model object to a netCDF-4 file through h5netcdf; see `pycrox.to_netcdf`."""
+    tree = _encode_tree(_to_tree(obj), encode_netcdf)
+    with atomic_target(path, mode) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
+
+
+def read_tree(source: Source, *, engine: str, chunks: Any = None) -> tuple[xr.DataTree, str]:
+    """Read a pycrox Zarr store or netCDF file as a tree, and the kind of object it holds."""
+    target = source.path or source.url or source.fileobj
+    kwargs: dict[str, Any] = dict(_OPEN_OPTIONS, chunks=chunks)
+    if engine == "zarr":
+        kwargs["storage_options"] = source.storage_options or None
+    try:
+        tree = xr.open_datatree(target, engine=engine, **kwargs)
+    except (OSError, KeyError, ValueError) as exc:
+        raise FormatError(source.name, f"cannot be read as {engine}: {exc}") from exc
+    decode = decode_json if engine == "zarr" else decode_netcdf
+    tree = tree.map_over_datasets(lambda ds: map_attrs(ds, decode))
+    kind = tree.attrs.get(KIND_ATTR, "DataTree")
+    tree.attrs = {k: v for k, v in tree.attrs.items() if k != KIND_ATTR}
+    return tree, kind
+
+
+def unwrap(tree: xr.DataTree, kind: str, group: str | None, name: str) -> xr.DataArray | xr.Dataset:
+    """The object `write_*` stored: a DataArray or Dataset, or one signal of a tree."""
+    if kind == "DataArray" and group is None:
+        ds = tree.to_dataset()
+        var = next(iter(ds.data_vars))
+        da = ds[var]
+        return da.rename(None) if var == _UNNAMED else da
+    if kind == "Dataset" and group is None:
+        return tree.to_dataset()
+    return model.select_signal(tree, group, name)

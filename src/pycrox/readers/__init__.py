@@ -1,0 +1,1 @@
+"""Vendor file readers, one format per module; each exposes guess_can_open, read_tree and a backend."""

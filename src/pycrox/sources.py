@@ -1,0 +1,201 @@
+"""Where data come from and go to: paths, URLs and file objects, one way for every reader.
+
+`open_source` turns a local path, ``pathlib`` path, fsspec URL (``s3://``, ``memory://``,
+``simplecache::s3://...``) plus ``storage_options``, or an open binary file object into a
+`Source`: something with a name for messages, a way to open a binary file handle, and, for
+local files, a real path (so readers can memory-map). `atomic_target` gives writers a temporary
+name beside the target that replaces it only on success.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import fsspec
+
+from pycrox.errors import NotFoundError, WriteError
+
+__all__ = ["Source", "atomic_target", "is_local", "open_source", "read_head"]
+
+
+@dataclass
+class Source:
+    """One readable thing.
+
+    Attributes
+    ----------
+    name : str
+        Path, URL or file-object name, for messages.
+    path : str or None
+        A local filesystem path, when there is one (memory-mapping is then possible).
+    url : str or None
+        The fsspec URL for remote sources.
+    fileobj : file object or None
+        An already-open binary file object given by the caller.
+    storage_options : dict
+        Passed to fsspec.
+    """
+
+    name: str
+    path: str | None = None
+    url: str | None = None
+    fileobj: Any = None
+    storage_options: dict = field(default_factory=dict)
+
+    @property
+    def suffix(self) -> str:
+        """Lower-case extension of the name (``".dm4"``), or ``""``."""
+        base = self.name.rstrip("/").split("::")[-1]
+        return os.path.splitext(base)[1].lower()
+
+    def open(self, block_size: int | None = None) -> IO[bytes]:
+        """A binary file handle positioned at 0 (a new handle each call, except for file objects)."""
+        if self.fileobj is not None:
+            self.fileobj.seek(0)
+            return self.fileobj
+        if self.path is not None:
+            return open(self.path, "rb")  # noqa: SIM115
+        options = dict(self.storage_options)
+        if block_size is not None:
+            options.setdefault("block_size", block_size)
+        return fsspec.open(self.url, "rb", **options).open()
+
+    def size(self) -> int:
+        """Size in bytes."""
+        if self.path is not None:
+            return os.path.getsize(self.path)
+        if self.fileobj is not None:
+            pos = self.fileobj.tell()
+            end = self.fileobj.seek(0, io.SEEK_END)
+            self.fileobj.seek(pos)
+            return end
+        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        return int(fs.size(path))
+
+    def is_dir(self) -> bool:
+        """Whether the source is a directory (a Zarr store, say)."""
+        if self.path is not None:
+            return os.path.isdir(self.path)
+        if self.url is not None:
+            fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            return bool(fs.isdir(path))
+        return False
+
+
+def is_local(obj: Any) -> bool:
+    """Whether `obj` names a local path (no protocol other than ``file://``)."""
+    if isinstance(obj, os.PathLike):
+        return True
+    if not isinstance(obj, str):
+        return False
+    return "://" not in obj or obj.startswith("file://") and "::" not in obj
+
+
+def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bool = True) -> Source:
+    """Normalise a path, URL or file object into a `Source`.
+
+    Parameters
+    ----------
+    obj : str, os.PathLike, Source or binary file object
+        What the user passed.
+    storage_options : dict, optional
+        fsspec options for URLs.
+    must_exist : bool, default True
+        Raise `NotFoundError` when the path or URL does not exist.
+
+    Returns
+    -------
+    Source
+
+    Raises
+    ------
+    NotFoundError
+        If `must_exist` and there is nothing at `obj`.
+    """
+    if isinstance(obj, Source):
+        return obj
+    options = dict(storage_options or {})
+    if is_local(obj):
+        text = os.fspath(obj)
+        path = text[len("file://"):] if text.startswith("file://") else text
+        path = os.path.expanduser(path)
+        if must_exist and not os.path.exists(path):
+            raise NotFoundError(text)
+        return Source(name=text, path=path, storage_options=options)
+    if isinstance(obj, str):
+        if must_exist:
+            fs, path = fsspec.core.url_to_fs(obj, **options)
+            try:
+                exists = fs.exists(path)
+            except Exception as exc:  # credentials, endpoint: say which URL
+                raise NotFoundError(obj, f"cannot be reached: {exc}") from exc
+            if not exists:
+                raise NotFoundError(obj)
+        return Source(name=obj, url=obj, storage_options=options)
+    if hasattr(obj, "read") and hasattr(obj, "seek"):
+        name = getattr(obj, "path", None) or getattr(obj, "name", None) or repr(obj)
+        return Source(name=str(name), fileobj=obj, storage_options=options)
+    raise TypeError(f"cannot read from {type(obj).__name__}: pass a path, URL or binary file object")
+
+
+def read_head(source: Source, n: int = 512) -> bytes:
+    """The first `n` bytes of a file source (``b""`` for directories or unreadable sources)."""
+    try:
+        if source.is_dir():
+            return b""
+        if source.fileobj is not None:
+            pos = source.fileobj.tell()
+            source.fileobj.seek(0)
+            head = source.fileobj.read(n)
+            source.fileobj.seek(pos)
+            return head
+        with source.open() as fh:
+            return fh.read(n)
+    except (OSError, ValueError):
+        return b""
+
+
+@contextlib.contextmanager
+def atomic_target(target: Any, mode: str = "w-", storage_options: dict | None = None) -> Iterator[str]:
+    """Yield a temporary local path beside `target`; move it onto `target` only on success.
+
+    Parameters
+    ----------
+    target : str or os.PathLike
+        Final local path (remote targets: write locally, then upload; see `pycrox.io`).
+    mode : {"w-", "w"}
+        ``"w-"`` refuses an existing target, ``"w"`` replaces it.
+
+    Raises
+    ------
+    WriteError
+        If the target exists and `mode` is ``"w-"``.
+    """
+    final = Path(os.fspath(target)).expanduser()
+    if mode not in ("w", "w-"):
+        raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
+    if final.exists() and mode == "w-":
+        raise WriteError(f"{final}: exists; pass mode='w' to overwrite it")
+    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield str(tmp)
+        if final.is_dir() and not final.is_symlink():
+            import shutil
+
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        if tmp.is_dir():
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
