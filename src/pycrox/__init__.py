@@ -8,7 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from pycrox import accessor as _accessor  # noqa: F401  (registers .pycro)
-from pycrox import units
+from pycrox import testing, units
 from pycrox._versions import show_versions
 from pycrox.errors import (
     DimensionError,
@@ -39,6 +39,7 @@ __all__ = [
     "open",
     "open_tree",
     "show_versions",
+    "testing",
     "to_netcdf",
     "to_nsid",
     "to_usid",

@@ -20,7 +20,7 @@ from pycrox.errors import UnitError
 
 __all__ = ["define", "format", "is_dimensionless", "parse", "spellings", "ureg"]
 
-ureg: pint.UnitRegistry = pint.UnitRegistry(cache_folder=None)
+ureg: pint.UnitRegistry = pint.UnitRegistry(cache_folder=None, force_ndarray_like=True)
 ureg.define("count = [] = counts = cts")
 ureg.define("pixel_unit = [] = pixel = pixels = px")
 ureg.formatter.default_format = "~"
