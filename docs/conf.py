@@ -6,7 +6,7 @@ import pycrox
 
 project = "pycrox"
 author = "The pycrox developers"
-copyright = "2026, The pycrox developers"  # noqa: A001
+copyright = "2026, The pycrox developers"
 version = release = pycrox.__version__
 
 extensions = [

@@ -66,7 +66,8 @@ def test_validate_walks_trees_and_datasets():
     good = pycrox.from_array(np.zeros(2), dims=["x"], name="good")
     tree = xr.DataTree.from_dict({"/a": good.to_dataset(), "/b": xr.Dataset({"bad": ("q", [1, 2])})})
     problems = pycrox.validate(tree)
-    assert problems and all(p.startswith("/b: bad:") for p in problems)
+    assert problems
+    assert all(p.startswith("/b: bad:") for p in problems)
 
 
 def _tree():

@@ -112,7 +112,7 @@ def test_quantify_dequantify_round_trip():
 
 def test_quantify_names_the_variable_with_an_unknown_unit():
     da = pycrox.from_array(np.ones(2), dims=["x"], coords={"x": {"values": [0.0, 1.0], "units": "furlongz"}})
-    with pytest.raises(pycrox.UnitError, match="coordinate 'x'.*furlongz"):
+    with pytest.raises(pycrox.UnitError, match=r"coordinate 'x'.*furlongz"):
         da.pycro.quantify()
 
 

@@ -37,7 +37,7 @@ def eels_spectrum_image(size: int = 64, n_energy: int = 512, *, seed: int = 0) -
     carbon = 0.5 + 0.5 * np.sin(2 * np.pi * xx)[..., None]   # C K edge (284 eV) strength
     oxygen = (yy > 0.5)[..., None].astype(float)               # O K edge (532 eV) in the lower half
     background = 2e8 * energy**-2.5
-    edge = lambda onset, width: 1 / (1 + np.exp(-(energy - onset) / width)) * (energy / onset) ** -3  # noqa: E731
+    edge = lambda onset, width: 1 / (1 + np.exp(-(energy - onset) / width)) * (energy / onset) ** -3
     signal = background * (1 + 0.8 * carbon * edge(284, 1.5) + 0.5 * oxygen * edge(532, 2.0))
     counts = rng.poisson(signal).astype(np.float32)
     return model.from_array(

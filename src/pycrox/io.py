@@ -119,7 +119,7 @@ def open_tree(
     return tree.chunk(chunks) if chunks is not None else tree
 
 
-def open(  # noqa: A001
+def open(
     source: Any,
     group: str | None = None,
     *,

@@ -28,8 +28,8 @@ __all__ = [
     "guess_data_type",
     "long_name",
     "select_signal",
-    "signal_path",
     "signal_nodes",
+    "signal_path",
     "uniform_coordinate",
     "validate",
 ]
@@ -52,7 +52,7 @@ COORD_ATTRS = ("units", "quantity", "dimension_type", "long_name")
 COMPOUND_ATTR = "pycrox_compound"
 
 
-class DataType(str, enum.Enum):
+class DataType(enum.StrEnum):
     """What a dataset is, with sidpy's ``DataType`` names."""
 
     UNKNOWN = "UNKNOWN"
@@ -67,7 +67,7 @@ class DataType(str, enum.Enum):
     POINT_CLOUD = "POINT_CLOUD"
 
 
-class DimensionType(str, enum.Enum):
+class DimensionType(enum.StrEnum):
     """What a dimension is, with sidpy's ``DimensionType`` names."""
 
     UNKNOWN = "UNKNOWN"
@@ -283,7 +283,7 @@ def from_array(
     built = {}
     for axis, dim in enumerate(dims):
         built[dim] = _build_coordinate(dim, coords.pop(dim, None), shape[axis])
-    extra = {k: v for k, v in coords.items()}
+    extra = dict(coords)
     dim_types = [built[d].attrs["dimension_type"] for d in dims]
     attrs = {
         "title": title if title is not None else ("" if name is None else str(name)),
@@ -336,15 +336,14 @@ def validate(obj: xr.DataArray | xr.Dataset | xr.DataTree) -> list[str]:
         return [f"{node.path}: {p}" for node in obj.subtree for p in validate(node.to_dataset(inherit=False))]
     if isinstance(obj, xr.Dataset):
         return [f"{name}: {p}" for name, var in obj.data_vars.items() for p in validate(var)]
-    problems = []
-    for key in ARRAY_ATTRS:
-        if key not in obj.attrs:
-            problems.append(f"attr {key!r} is missing")
+    problems = [f"attr {key!r} is missing" for key in ARRAY_ATTRS if key not in obj.attrs]
     if "data_type" in obj.attrs and obj.attrs["data_type"] not in DataType.__members__:
         problems.append(f"data_type {obj.attrs['data_type']!r} is not one of {list(DataType.__members__)}")
-    for key in ("metadata", "original_metadata", "provenance"):
-        if key in obj.attrs and not isinstance(obj.attrs[key], Mapping):
-            problems.append(f"attr {key!r} must be a dict, not {type(obj.attrs[key]).__name__}")
+    problems += [
+        f"attr {key!r} must be a dict, not {type(obj.attrs[key]).__name__}"
+        for key in ("metadata", "original_metadata", "provenance")
+        if key in obj.attrs and not isinstance(obj.attrs[key], Mapping)
+    ]
     for dim in obj.dims:
         if dim not in obj.coords:
             problems.append(f"dimension {dim!r} has no coordinate")

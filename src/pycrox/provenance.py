@@ -89,5 +89,5 @@ def last_step(obj: xr.DataArray | xr.Dataset) -> tuple[str, dict[str, Any]] | No
     steps = (obj.attrs.get("provenance") or {}).get("pycrox") or {}
     if not steps:
         return None
-    key = sorted(steps)[-1]
+    key = max(steps)
     return key.split("_", 1)[1], steps[key]

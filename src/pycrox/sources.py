@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -61,7 +63,7 @@ class Source:
             self.fileobj.seek(0)
             return self.fileobj
         if self.path is not None:
-            return open(self.path, "rb")  # noqa: SIM115
+            return open(self.path, "rb")
         options = dict(self.storage_options)
         if block_size is not None:
             options.setdefault("block_size", block_size)
@@ -95,7 +97,7 @@ def is_local(obj: Any) -> bool:
         return True
     if not isinstance(obj, str):
         return False
-    return "://" not in obj or obj.startswith("file://") and "::" not in obj
+    return "://" not in obj or (obj.startswith("file://") and "::" not in obj)
 
 
 def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bool = True) -> Source:
@@ -124,7 +126,7 @@ def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bo
     options = dict(storage_options or {})
     if is_local(obj):
         text = os.fspath(obj)
-        path = text[len("file://"):] if text.startswith("file://") else text
+        path = text.removeprefix("file://")
         path = os.path.expanduser(path)
         if must_exist and not os.path.exists(path):
             raise NotFoundError(text)
@@ -164,38 +166,67 @@ def read_head(source: Source, n: int = 512) -> bytes:
 
 @contextlib.contextmanager
 def atomic_target(target: Any, mode: str = "w-", storage_options: dict | None = None) -> Iterator[str]:
-    """Yield a temporary local path beside `target`; move it onto `target` only on success.
+    """Yield a temporary local path; on success it becomes `target`, on failure it disappears.
+
+    Local targets: the temporary file sits beside the target and is moved onto it with
+    `os.replace`. URLs (``s3://...``): the file is written locally, uploaded under a temporary key
+    beside the target and then moved onto the target key, so readers never see a half-written
+    object.
 
     Parameters
     ----------
     target : str or os.PathLike
-        Final local path (remote targets: write locally, then upload; see `pycrox.io`).
+        Final path or fsspec URL.
     mode : {"w-", "w"}
         ``"w-"`` refuses an existing target, ``"w"`` replaces it.
+    storage_options : dict, optional
+        fsspec options for URLs.
 
     Raises
     ------
     WriteError
         If the target exists and `mode` is ``"w-"``.
     """
-    final = Path(os.fspath(target)).expanduser()
     if mode not in ("w", "w-"):
         raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
+    if not is_local(target):
+        with _remote_target(str(target), mode, storage_options or {}) as tmp:
+            yield tmp
+        return
+    final = Path(os.fspath(target)).expanduser()
     if final.exists() and mode == "w-":
         raise WriteError(f"{final}: exists; pass mode='w' to overwrite it")
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield str(tmp)
         if final.is_dir() and not final.is_symlink():
-            import shutil
-
             shutil.rmtree(final)
         os.replace(tmp, final)
     except BaseException:
-        if tmp.is_dir():
-            import shutil
-
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _remote_target(url: str, mode: str, storage_options: dict) -> Iterator[str]:
+    fs, key = fsspec.core.url_to_fs(url, **storage_options)
+    if mode == "w-" and fs.exists(key):
+        raise WriteError(f"{url}: exists; pass mode='w' to overwrite it")
+    with tempfile.TemporaryDirectory(prefix="pycrox-") as folder:
+        local = Path(folder) / Path(key).name
+        yield str(local)
+        temporary_key = f"{key}.{uuid.uuid4().hex[:8]}.tmp"
+        try:
+            fs.put(str(local), temporary_key, recursive=local.is_dir())
+            fs.mv(temporary_key, key, recursive=local.is_dir())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                fs.rm(temporary_key, recursive=True)
+            raise

@@ -94,7 +94,7 @@ def parse(text: str | pint.Unit, quantity: str | None = None) -> pint.Unit:
             TypeError, ValueError, AssertionError) as exc:
         try:  # "1 / nm" style expressions that parse_units rejects
             parsed = ureg.parse_expression(expression)
-        except Exception:
+        except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError, AssertionError):
             parsed = None
         if isinstance(parsed, pint.Quantity) and parsed.magnitude == 1:
             return parsed.units
@@ -103,7 +103,7 @@ def parse(text: str | pint.Unit, quantity: str | None = None) -> pint.Unit:
         ) from exc
 
 
-def format(unit: pint.Unit | str, quantity: str | None = None) -> str:  # noqa: A001
+def format(unit: pint.Unit | str, quantity: str | None = None) -> str:
     """Write a unit as an unambiguous, compact string (``"nm"``, ``"1/nm"``, ``"Å"``).
 
     Parameters

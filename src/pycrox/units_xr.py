@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pint
 import pint_xarray  # noqa: F401  (registers .pint)
 import xarray as xr
