@@ -18,7 +18,7 @@ import xarray as xr
 from pycrox import model
 from pycrox._encoding import decode_json, decode_netcdf, encode_json, encode_netcdf, map_attrs
 from pycrox.errors import FormatError, WriteError
-from pycrox.sources import Source, atomic_target, is_local
+from pycrox.sources import Source, atomic_target, is_local, tuned_options
 
 __all__ = ["KIND_ATTR", "is_zarr", "read_tree", "write_netcdf", "write_zarr"]
 
@@ -95,8 +95,8 @@ def read_tree(source: Source, *, engine: str, chunks: Any = None) -> tuple[xr.Da
     """Read a pycrox Zarr store or netCDF file as a tree, and the kind of object it holds."""
     target = source.path or source.url or source.fileobj
     kwargs: dict[str, Any] = dict(_OPEN_OPTIONS, chunks=chunks)
-    if engine == "zarr":
-        kwargs["storage_options"] = source.storage_options or None
+    if engine == "zarr" and source.url is not None:
+        kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
     try:
         tree = xr.open_datatree(target, engine=engine, **kwargs)
     except (OSError, KeyError, ValueError) as exc:
