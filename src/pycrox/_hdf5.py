@@ -74,7 +74,7 @@ def open_file_manager(obj: Any, storage_options: dict | None = None) -> tuple[An
         return DummyFileManager(obj.file), obj.file.filename
     source = open_source(obj, storage_options)
     if source.path is not None:
-        manager = CachingFileManager(h5py.File, source.path, mode="r", lock=HDF5_LOCK)
+        manager = CachingFileManager(h5py.File, source.path, mode="r", lock=False)  # callers hold HDF5_LOCK
         with HDF5_LOCK:
             try:
                 manager.acquire()
@@ -146,3 +146,55 @@ def attr_to_python(value: Any) -> Any:
 def preferred_chunks(variable: xr.Variable, chunks: tuple[int, ...] | None) -> dict:
     """``encoding["preferred_chunks"]`` from an HDF5 chunk shape."""
     return dict(zip(variable.dims, chunks, strict=True)) if chunks else {}
+
+
+def write_array(dset: h5py.Dataset, data: Any, *, max_batch_bytes: int = 256 * 2**20) -> None:
+    """Write numpy or dask data into an open HDF5 dataset, block by block for dask.
+
+    Dask blocks are computed in batches of at most `max_batch_bytes` (in parallel by whatever
+    scheduler is active, a ``dask.distributed`` cluster included) and written by this process
+    alone, so no HDF5 handle ever crosses a process boundary and memory stays bounded.
+
+    Parameters
+    ----------
+    dset : h5py.Dataset
+        Target, already created with the final shape and dtype.
+    data : numpy.ndarray, dask.array.Array or array-like
+        Values of the same shape.
+    max_batch_bytes : int
+        Upper bound of the bytes computed before they are written.
+    """
+    import dask
+    import dask.array as dsa
+
+    if not isinstance(data, dsa.Array):
+        array = np.asarray(data)
+        if array.size:
+            if array.dtype == dset.dtype and array.flags.c_contiguous:
+                dset.write_direct(array)
+            else:
+                dset[...] = array
+        return
+    if data.size == 0:
+        return
+    blocks = list(np.ndindex(*data.numblocks))
+    starts = [np.cumsum((0, *c[:-1])) for c in data.chunks]
+    batch: list[tuple[tuple[slice, ...], Any]] = []
+    batch_bytes = 0
+    for index in blocks:
+        region = tuple(slice(int(s[i]), int(s[i]) + c[i]) for s, c, i in zip(starts, data.chunks, index, strict=True))
+        block = data.blocks[index]
+        batch.append((region, block))
+        batch_bytes += block.nbytes
+        if batch_bytes >= max_batch_bytes:
+            _flush(dset, batch, dask)
+            batch, batch_bytes = [], 0
+    _flush(dset, batch, dask)
+
+
+def _flush(dset: h5py.Dataset, batch: list, dask: Any) -> None:
+    if not batch:
+        return
+    values = dask.compute(*(block for _, block in batch))
+    for (region, _), value in zip(batch, values, strict=True):
+        dset[region] = value
