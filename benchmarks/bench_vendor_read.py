@@ -19,9 +19,8 @@ Run ``python benchmarks/bench_vendor_read.py [--runs 5] [--dir PATH] [--json OUT
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
-import resource
 import shutil
 import statistics
 import struct
@@ -104,7 +103,10 @@ def build_dm4(path: Path) -> None:
     }
     image = {
         "ImageData": {
-            "Calibrations": {"Brightness": {"Origin": 0.0, "Scale": 1.0, "Units": "counts"}, "Dimension": calibration},
+            "Calibrations": {
+                "Brightness": {"Origin": 0.0, "Scale": 1.0, "Units": "counts"},
+                "Dimension": calibration,
+            },
             "Data": _random_float32(SI_SHAPE),
             "DataType": 2,
             "Dimensions": {"#0": nx, "#1": ny, "#2": energy},
@@ -171,7 +173,9 @@ def readers(dm4: Path, mrc: Path) -> dict[str, Callable[[], object]]:
     return {
         "dm4 pycrox open": lambda: pycrox.open(dm4),
         "dm4 pycrox read": lambda: pycrox.open(dm4).values,
-        "dm4 numpy.fromfile": lambda: np.fromfile(dm4, "<f4", int(np.prod(SI_SHAPE)), offset=offset).reshape(SI_SHAPE),
+        "dm4 numpy.fromfile": lambda: np.fromfile(dm4, "<f4", int(np.prod(SI_SHAPE)), offset=offset).reshape(
+            SI_SHAPE
+        ),
         "dm4 rosettasciio": rsciio_dm,
         "dm4 SciFiReaders": scifi_dm,
         "mrc pycrox open": lambda: pycrox.open(mrc),
@@ -202,7 +206,7 @@ def timings(methods: dict[str, Callable], runs: int) -> dict[str, dict]:
             continue
         try:
             method()
-        except Exception as exc:  # a reference reader failing is a result, not a crash
+        except Exception as exc:  # noqa: BLE001  (a reference reader failing is a result, not a crash)
             errors[name] = f"{type(exc).__name__}: {exc}"[:200]
     for _ in range(runs):
         for name, method in methods.items():
@@ -211,34 +215,39 @@ def timings(methods: dict[str, Callable], runs: int) -> dict[str, dict]:
             start = time.perf_counter()
             try:
                 result = method()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  (reported in the table)
                 errors[name] = f"{type(exc).__name__}: {exc}"[:200]
                 continue
             samples[name].append(time.perf_counter() - start)
             del result
     return {
-        name: {"median_s": statistics.median(s), "runs": len(s)} if s else {"error": errors.get(name, "not run")}
+        name: {"median_s": statistics.median(s), "runs": len(s)}
+        if s
+        else {"error": errors.get(name, "not run")}
         for name, s in samples.items()
     }
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _status_bytes(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (VmRSS: now, VmHWM: peak)."""
+    with open("/proc/self/status") as fh:
+        line = next(line for line in fh if line.startswith(field + ":"))
+    return int(line.split()[1]) * 1024
 
 
 def rss_child(name: str, dm4: Path, mrc: Path) -> None:
     """In a fresh process: peak RSS above the baseline while one reader reads (printed as JSON)."""
     methods = readers(dm4, mrc)
-    import pycrox  # noqa: F401  (imports count as baseline)
-    import rsciio.digitalmicrograph  # noqa: F401
+    import rsciio.digitalmicrograph
     import rsciio.mrc  # noqa: F401
 
-    baseline = _rss_bytes()
-    if resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 > baseline + 16 * MIB:
-        baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # imports peaked above current
+    import pycrox  # noqa: F401  (imports count as baseline)
+
+    with contextlib.suppress(OSError):  # reset the peak (VmHWM) to the current RSS
+        Path("/proc/self/clear_refs").write_text("5")
+    baseline = _status_bytes("VmRSS")
     result = methods[name]()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _status_bytes("VmHWM")
     print(json.dumps({"extra_bytes": peak - baseline, "result_bytes": int(np.asarray(result).nbytes)}))
 
 
@@ -248,7 +257,9 @@ def memory(names: list[str], dm4: Path, mrc: Path) -> dict[str, dict]:
         cmd = [sys.executable, __file__, "--rss-child", name, "--dm4", str(dm4), "--mrc", str(mrc)]
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         line = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-        out[name] = json.loads(line) if proc.returncode == 0 and line else {"error": proc.stderr.strip()[-300:]}
+        out[name] = (
+            json.loads(line) if proc.returncode == 0 and line else {"error": proc.stderr.strip()[-300:]}
+        )
     return out
 
 
@@ -259,9 +270,16 @@ def report(times: dict[str, dict], mem: dict[str, dict]) -> list[str]:
     lines = [f"{'reader':24s} {'median':>10s} {'runs':>5s} {'peak RSS above baseline':>26s}"]
     for name, t in times.items():
         m = mem.get(name, {})
-        rss = f"{m['extra_bytes'] / MIB:8.0f} MiB ({m['extra_bytes'] / m['result_bytes']:.2f}x data)" if (
-            "extra_bytes" in m and m.get("result_bytes")) else ""
-        cell = f"{t['median_s']:9.3f}s {t['runs']:5d}" if "median_s" in t else f"{'failed':>10s} {t['error'][:60]}"
+        rss = (
+            f"{m['extra_bytes'] / MIB:8.0f} MiB ({m['extra_bytes'] / m['result_bytes']:.2f}x data)"
+            if ("extra_bytes" in m and m.get("result_bytes"))
+            else ""
+        )
+        cell = (
+            f"{t['median_s']:9.3f}s {t['runs']:5d}"
+            if "median_s" in t
+            else f"{'failed':>10s} {t['error'][:60]}"
+        )
         lines.append(f"{name:24s} {cell} {rss:>26s}")
     lines += ["", *targets(times, mem)]
     return lines

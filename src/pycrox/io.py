@@ -34,7 +34,7 @@ FORMATS: dict[str, str] = {
     "msa": "pycrox.readers.msa",
     "tiff": "pycrox.readers.tiff",
 }
-_NATIVE = ("zarr", "netcdf")
+_NATIVE = ("zarr", "netcdf", "references")
 
 
 def _reader(name: str) -> Any:
@@ -56,6 +56,8 @@ def detect_format(source: Any, storage_options: dict | None = None) -> str:
         return "zarr"
     if _is_pycrox_netcdf(src):
         return "netcdf"
+    if native.is_references(src):
+        return "references"
     tried = []
     for name in FORMATS:
         try:
@@ -80,6 +82,12 @@ def _is_pycrox_netcdf(src: Source) -> bool:
             return "_NCProperties" in f.attrs or native.KIND_ATTR in f.attrs
     except OSError:
         return False
+
+
+def _read_native(src: Source, engine: str, chunks: Any) -> tuple[xr.DataTree, str]:
+    if engine == "references":
+        return native.open_references(src, chunks=chunks)
+    return native.read_tree(src, engine="zarr" if engine == "zarr" else "h5netcdf", chunks=chunks)
 
 
 def open_tree(
@@ -113,7 +121,7 @@ def open_tree(
     src = open_source(source, storage_options)
     engine = engine or detect_format(src)
     if engine in _NATIVE:
-        tree, _ = native.read_tree(src, engine="zarr" if engine == "zarr" else "h5netcdf", chunks=chunks)
+        tree, _ = _read_native(src, engine, chunks)
         return tree
     tree = _reader(engine).read_tree(src, storage_options=storage_options)
     return tree.chunk(chunks) if chunks is not None else tree
@@ -154,7 +162,7 @@ def open(
     src = open_source(source, storage_options)
     engine = engine or detect_format(src)
     if engine in _NATIVE:
-        tree, kind = native.read_tree(src, engine="zarr" if engine == "zarr" else "h5netcdf", chunks=chunks)
+        tree, kind = _read_native(src, engine, chunks)
         return native.unwrap(tree, kind, group, src.name)
     from pycrox import model
 

@@ -18,9 +18,19 @@ import xarray as xr
 from pycrox import model
 from pycrox._encoding import decode_json, decode_netcdf, encode_json, encode_netcdf, map_attrs
 from pycrox.errors import FormatError, WriteError
-from pycrox.sources import Source, atomic_target, is_local, tuned_options
+from pycrox.sources import Source, atomic_target, is_local, read_head, tuned_options
 
-__all__ = ["KIND_ATTR", "is_zarr", "read_tree", "write_netcdf", "write_zarr"]
+__all__ = [
+    "KIND_ATTR",
+    "is_references",
+    "is_zarr",
+    "open_references",
+    "read_store",
+    "read_tree",
+    "unwrap",
+    "write_netcdf",
+    "write_zarr",
+]
 
 KIND_ATTR = "pycrox_kind"
 _UNNAMED = "__xarray_dataarray_variable__"
@@ -94,15 +104,26 @@ def write_netcdf(obj: Any, path: Any, *, mode: str = "w-") -> None:
 def read_tree(source: Source, *, engine: str, chunks: Any = None) -> tuple[xr.DataTree, str]:
     """Read a pycrox Zarr store or netCDF file as a tree, and the kind of object it holds."""
     target = source.path or source.url or source.fileobj
-    kwargs: dict[str, Any] = dict(_OPEN_OPTIONS, chunks=chunks)
+    kwargs: dict[str, Any] = {}
     if engine == "zarr" and source.url is not None:
         kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
+    return _read(target, source.name, engine=engine, chunks=chunks, **kwargs)
+
+
+def read_store(store: Any, source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
+    """Read a Zarr store object (e.g. over a reference filesystem) as a tree, and its kind."""
+    return _read(store, source.name, engine="zarr", chunks=chunks, consolidated=True)
+
+
+def _read(target: Any, name: str, *, engine: str, chunks: Any, **kwargs: Any) -> tuple[xr.DataTree, str]:
     try:
-        tree = xr.open_datatree(target, engine=engine, **kwargs)
+        tree = xr.open_datatree(target, engine=engine, chunks=chunks, **_OPEN_OPTIONS, **kwargs)
     except (OSError, KeyError, ValueError) as exc:
-        raise FormatError(source.name, f"cannot be read as {engine}: {exc}") from exc
+        raise FormatError(name, f"cannot be read as {engine}: {exc}") from exc
     decode = decode_json if engine == "zarr" else decode_netcdf
     tree = tree.map_over_datasets(lambda ds: map_attrs(ds, decode))
+    for node in tree.subtree:  # group attrs: map_over_datasets leaves node attrs of empty groups alone
+        node.attrs = {k: decode(v) for k, v in node.attrs.items()}
     kind = tree.attrs.get(KIND_ATTR, "DataTree")
     tree.attrs = {k: v for k, v in tree.attrs.items() if k != KIND_ATTR}
     return tree, kind
@@ -118,3 +139,22 @@ def unwrap(tree: xr.DataTree, kind: str, group: str | None, name: str) -> xr.Dat
     if kind == "Dataset" and group is None:
         return tree.to_dataset()
     return model.select_signal(tree, group, name)
+
+
+def is_references(source: Source) -> bool:
+    """Whether `source` is a reference-set JSON file (``{"version": 1, "refs": ...}``)."""
+    if source.is_dir():
+        return False
+    head = read_head(source, 64).lstrip()
+    return head.startswith(b"{") and b'"version"' in head[:40] and b'"refs"' in read_head(source, 4096)
+
+
+def open_references(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
+    """Open a reference set as pycrox objects through Zarr: ``(tree, kind)``."""
+    fs = fsspec.filesystem("reference", fo=source.path or source.url, target_options=source.storage_options,
+                           remote_options=source.storage_options, asynchronous=True)
+    from zarr.storage import FsspecStore
+
+    store = FsspecStore(fs, path="", read_only=True)
+    target = Source(name=source.name, fileobj=None)
+    return read_store(store, target, chunks=chunks)

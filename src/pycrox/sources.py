@@ -148,7 +148,7 @@ def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bo
 
 
 def tuned_options(url: str, storage_options: dict | None) -> dict:
-    """fsspec options tuned for chunked reads from object stores (the user's options win).
+    """Fsspec options tuned for chunked reads from object stores (the user's options win).
 
     s3fs fetches a whole object in parallel parts only after a HEAD request for its size; for
     Zarr chunks that doubles the requests, so single-part GETs are the default here (chunks are

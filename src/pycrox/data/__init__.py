@@ -1,0 +1,1 @@
+"""Data files shipped with pycrox (the unit spelling table)."""

@@ -1,15 +1,13 @@
 """Vectorised decoding of Bruker hypermap pixel records (see `pycrox.readers._bcf` for the layout).
 
-The pixel headers of a batch of lines are walked once in Python (`PixelTable`); every packing is
-then decoded for all pixels at once with numpy gathers: plain 16-bit pulses, 12-bit pulses
-(4 per 6 bytes) and "instructed" runs, whose variable-length chain inside each pixel is found
-by pointer doubling instead of a Python loop over runs. `channel_counts` sums everything into
-``(pixels, channels)`` counts.
+The pixel headers of a batch of lines, and the heads of "instructed" runs, are walked once in
+Python (a sequential chain of variable-length records); every value is then decoded for all
+pixels at once with numpy gathers: plain 16-bit pulses, 12-bit pulses (4 per 6 bytes) and the
+runs' packed values. `channel_counts` sums everything into ``(pixels, channels)`` counts.
 """
 
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass, field
 
@@ -18,7 +16,6 @@ import numpy as np
 __all__ = ["PixelTable", "channel_counts", "ragged_arange"]
 
 PIXEL = struct.Struct("<IHHIHHHI")
-_VALUE_BYTES = {0: 0, 1: 0, 2: 1, 4: 2, 8: 4}  # bytes per value by run width (1: nibbles)
 _BYTES_LUT = np.zeros(256, np.int64)
 _BYTES_LUT[[2, 4, 8]] = [1, 2, 4]
 
@@ -107,30 +104,29 @@ def _pulses12(u8: np.ndarray, rows: list) -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(pixel, 4 * groups)[keep], values[keep]
 
 
-def _run_starts(u8: np.ndarray, offset: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _run_starts(stream: bytes, offset: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Stream offsets of every run of every instructed pixel (in order) and the run's pixel row.
 
-    A run at ``p`` (width ``w = u8[p]``, ``n = u8[p+1]`` values) is followed by the next at
-    ``p + 2 + w + bytes(w, n)``; the chain from each pixel's first byte is found by pointer
-    doubling over all byte positions of the pixels' data.
+    A run at ``p`` (width ``w = stream[p]``, ``n = stream[p + 1]`` values) is followed by the next
+    at ``p + 2 + w + bytes(w, n)``: a sequential chain, walked in plain Python (a few hundred ns
+    per run; everything per value is vectorised afterwards).
     """
-    length = end - offset
-    row = np.repeat(np.arange(offset.size), length)
-    local = ragged_arange(length)
-    position = np.repeat(offset, length) + local
-    width, n = u8[position].astype(np.int64), u8[position + 1].astype(np.int64)
-    step = _span(width, n)
-    total = position.size
-    jump = np.arange(total, dtype=np.int64) + step
-    jump[(local + step) >= np.repeat(length, length)] = total  # leaving the pixel ends the chain
-    jump = np.append(jump, total)
-    marked = np.zeros(total + 1, bool)
-    marked[np.cumsum(length) - length] = length > 0
-    for _ in range(math.ceil(math.log2(int(length.max(initial=1)) + 1)) + 1):
-        marked[jump[np.flatnonzero(marked)]] = True
-        jump = jump[jump]
-    nodes = np.flatnonzero(marked[:total])
-    return position[nodes], row[nodes]
+    found: list[int] = []
+    append = found.append
+    for p, stop in zip(offset.tolist(), end.tolist(), strict=True):
+        while p < stop:
+            w, n = stream[p], stream[p + 1]
+            append(p)
+            if w == 0:
+                p += 2
+            elif w == 1:
+                p += 3 + (n + 1) // 2
+            elif w in (2, 4, 8):
+                p += 2 + w + n * (w // 2)
+            else:
+                raise UnpackError(f"unknown packing width {w} in an instructed pixel", p)
+    starts = np.asarray(found, dtype=np.int64)
+    return starts, np.searchsorted(offset, starts, side="right") - 1
 
 
 def _span(width: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -139,39 +135,44 @@ def _span(width: np.ndarray, n: np.ndarray) -> np.ndarray:
     return 2 + np.where(width > 0, width + values, 0)
 
 
-def _runs(u8: np.ndarray, rows: list, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(pixel, channel, count)`` of every value of every instructed run."""
+def _runs(stream: bytes, u8: np.ndarray, rows: list, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(pixel, channel, count)`` of every value of every instructed run, run widths one at a time."""
     pixel, offset, end = _records(rows)
-    starts, row = _run_starts(u8, offset, end)
+    starts, row = _run_starts(stream, offset, end)
     width, n = u8[starts].astype(np.int64), u8[starts + 1].astype(np.int64)
-    bad = ~np.isin(width, list(_VALUE_BYTES))
-    if bad.any():
-        raise UnpackError(f"unknown packing width {int(width[bad][0])} in an instructed pixel", int(starts[bad][0]))
     over = starts + _span(width, n) > end[row]
     if over.any():
         raise UnpackError("a packed run reaches past its pixel's data", int(starts[over][0]))
     first_channel = _channel_starts(n, row)
-    gain = np.zeros(starts.size, np.int64)
-    for w in (1, 2, 4, 8):
-        sel = width == w
-        for j in range(w):
-            gain[sel] |= u8[starts[sel] + 2 + j].astype(np.int64) << (8 * j)
-    filled = width > 0
-    count = np.where(filled, n, 0)
-    run = np.repeat(np.arange(starts.size), count)
-    k = ragged_arange(count)
-    base = np.repeat(starts + 2 + width, count)
-    w = np.repeat(width, count)
-    values = np.zeros(run.size, np.int64)
-    for size, nbytes in ((2, 1), (4, 2), (8, 4)):
-        sel = w == size
-        at = base[sel] + nbytes * k[sel]
-        values[sel] = sum(u8[at + j].astype(np.int64) << (8 * j) for j in range(nbytes))
-    nib = w == 1
-    values[nib] = (u8[base[nib] + k[nib] // 2].astype(np.int64) >> (4 * (k[nib] % 2))) & 0x0F
-    channel = np.repeat(first_channel, count) + k
-    keep = channel < channels
-    return pixel[row][run][keep], channel[keep], (values + gain[run])[keep]
+    parts = []
+    for w, nbytes in ((1, 0), (2, 1), (4, 2), (8, 4)):
+        sel = np.flatnonzero(width == w)
+        if not sel.size:
+            continue
+        run_start, count = starts[sel], n[sel]
+        gain = _little_endian(u8, run_start + 2, w)
+        k = ragged_arange(count)
+        base = np.repeat(run_start + 2 + w, count)
+        if w == 1:
+            values = (u8[base + k // 2] >> (4 * (k & 1)).astype(np.uint8)) & 0x0F
+        else:
+            values = _little_endian(u8, base + nbytes * k, nbytes)
+        channel = np.repeat(first_channel[sel], count) + k
+        keep = channel < channels
+        parts.append((np.repeat(pixel[row[sel]], count)[keep], channel[keep],
+                      (values.astype(np.int64) + np.repeat(gain, count))[keep]))
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
+def _little_endian(u8: np.ndarray, at: np.ndarray, nbytes: int) -> np.ndarray:
+    """Unsigned little-endian integers of `nbytes` bytes at offsets `at`."""
+    value = u8[at].astype(np.int64)
+    for j in range(1, nbytes):
+        value |= u8[at + j].astype(np.int64) << (8 * j)
+    return value
 
 
 def _channel_starts(n: np.ndarray, row: np.ndarray) -> np.ndarray:
@@ -191,6 +192,6 @@ def channel_counts(stream: bytes, table: PixelTable, pixels: int, channels: int)
         keep = channel < channels
         counts += np.bincount(pixel[keep] * channels + channel[keep], minlength=cells)
     if table.runs:
-        pixel, channel, value = _runs(u8, table.runs, channels)
+        pixel, channel, value = _runs(stream, u8, table.runs, channels)
         np.add.at(counts, pixel * channels + channel, value)
     return counts.reshape(pixels, channels)

@@ -49,6 +49,11 @@ class GridArray(BackendArray):
     def _read_flat(self, index: np.ndarray, element_key: tuple) -> np.ndarray:
         valid = self.flat.shape[0]
         probe = np.empty(self.flat.shape[1:], dtype=bool)[element_key]
+        if not len(index):
+            return np.empty((0, *probe.shape), self.dtype)
+        start, stop = int(index[0]), int(index[-1]) + 1
+        if stop <= valid and stop - start == len(index) and np.all(np.diff(index) == 1):
+            return self.flat[indexing.BasicIndexer((slice(start, stop), *element_key))]  # one run: no copy
         out = np.empty((len(index), *probe.shape), self.dtype)
         breaks = np.flatnonzero(np.diff(index) != 1) + 1
         for run in np.split(np.arange(len(index)), breaks):

@@ -14,7 +14,7 @@ import math
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -142,7 +142,7 @@ class SFSContainer:
     def _inflate(self, raw: bytes, path: str, limit: int | None) -> bytes:
         if len(raw) < _AACS.size or raw[:4] != b"AACS":
             raise FormatError(self.source.name, f"{path} lacks its AACS compression header", where=path)
-        _, block_size, _, n_blocks = _AACS.unpack_from(raw)
+        n_blocks = _AACS.unpack_from(raw)[3]
         out, offset = [], 0x80
         budget = limit if limit is not None else 1100 * len(raw) + 2**20
         total = 0
@@ -203,7 +203,7 @@ class _Reader:
     def __init__(self, source: Source) -> None:
         self.source = source
 
-    def __enter__(self) -> _Reader:
+    def __enter__(self) -> Self:
         self.fh = open(self.source.path, "rb") if self.source.path is not None else self.source.open()
         return self
 

@@ -9,6 +9,7 @@ when it is installed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from typing import Any
@@ -216,16 +217,13 @@ def _pillow_pages(source: Source, indices: list[int], cause: Exception) -> np.nd
         raise FormatError(source.name, f"{cause}; install 'imagecodecs' (or Pillow) to decode these pages",
                           where=f"pages {indices}") from cause
     out = []
-    with _open(source) as handle:
-        stream = open(handle, "rb") if isinstance(handle, str) else handle
+    with _open(source) as handle, contextlib.ExitStack() as stack:
+        stream = stack.enter_context(open(handle, "rb")) if isinstance(handle, str) else handle
         try:
-            with Image.open(stream) as image:
-                for index in indices:
-                    image.seek(index)
-                    out.append(np.asarray(image))
+            image = stack.enter_context(Image.open(stream))
+            for index in indices:
+                image.seek(index)
+                out.append(np.asarray(image))
         except (OSError, EOFError, ValueError) as exc:
             raise FormatError(source.name, f"Pillow cannot decode page: {exc}", where=f"pages {indices}") from exc
-        finally:
-            if stream is not handle:
-                stream.close()
     return np.stack(out)

@@ -106,8 +106,11 @@ def _jeol_camera_length(imaging: dict) -> dict | None:
 
 
 def _jeol_axes(info: VendorInfo, page: Any, md: dict, imaging: dict, stem: bool) -> None:
-    """TEM images: the resolution tags give the detector pixel, divided by the magnification;
-    diffraction: the detector pixel over camera length x wavelength."""
+    """Calibrate TEM images from the resolution tags (the detector pixel).
+
+    Images: the detector pixel divided by the magnification; diffraction: the detector pixel over
+    camera length x wavelength. STEM images stay uncalibrated.
+    """
     if stem:
         return
     selector = number(imaging.get("SelectorValue"))

@@ -120,12 +120,11 @@ def resolution_length(page: Any, axis: str) -> float | None:
 
 def _fei(page: Any) -> VendorInfo | None:
     """FEI_HELIOS (34682) or FEI_SFEG (34680): INI text (tifffile parses it into a dict)."""
-    for code, name in ((34682, "FEI_HELIOS"), (34680, "FEI_SFEG")):
-        value = _tag(page, code)
-        if value is not None:
-            break
-    else:
+    found = [(name, _tag(page, code)) for code, name in ((34682, "FEI_HELIOS"), (34680, "FEI_SFEG"))
+             if _tag(page, code) is not None]
+    if not found:
         return None
+    name, value = found[0]
     md = value if isinstance(value, dict) else _parse_ini(str(value))
     info = VendorInfo(vendor="FEI", modality="SEM", original={name: jsonlike(md)})
     scan, beam = md.get("Scan", {}), md.get(md.get("Beam", {}).get("Beam", "EBeam"), {})

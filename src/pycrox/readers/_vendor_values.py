@@ -12,10 +12,9 @@ import datetime as dt
 import enum
 import math
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from typing import Any
-
-import xml.etree.ElementTree as ET
 
 import numpy as np
 
@@ -210,8 +209,11 @@ def scalar_from_text(text: str | None) -> Any:
 
 
 def xml_to_dict(element: ET.Element, *, max_depth: int = 64) -> Any:
-    """An XML element as nested dicts: children by tag (repeated tags -> lists), attributes as
-    ``"@name"`` keys, leaf text as numbers where it is one."""
+    """An XML element as nested dicts.
+
+    Children by tag (repeated tags -> lists), attributes as ``"@name"`` keys, leaf text as numbers
+    where it is one.
+    """
     children = list(element)
     if not children and not element.attrib:
         return scalar_from_text(element.text)

@@ -118,34 +118,23 @@ def _images(tags: dict[str, Any], source: Source) -> list[tuple[int, str, Mappin
 def _signal(source: Source, parsed: _dm_tags.TagFile, key: str, image: Mapping[str, Any]) -> xr.DataArray:
     """One image as a lazy pycrox DataArray."""
     where = f"/ImageList/{key}/ImageData"
-    image_data = image.get("ImageData")
-    if not isinstance(image_data, Mapping) or not isinstance(image_data.get("Data"), _dm_tags.DataBlock):
-        raise FormatError(source.name, "image has no ImageData/Data array", where=where)
-    dm_shape = _dimensions(image_data.get("Dimensions"), source, f"{where}/Dimensions")
-    data_type = image_data.get("DataType")
-    if not isinstance(data_type, int) or isinstance(data_type, bool):
-        raise FormatError(
-            source.name, f"DataType is {data_type!r}; expected an integer", where=f"{where}/DataType"
-        )
+    image_data, data_type, dm_shape = _image_data(image, source, where)
     data = _dm_data.lazy_image(
         source, image_data["Data"], data_type, dm_shape, parsed.little_endian, f"{where}/Data"
     )
     roots = _dm_metadata.tag_roots(image.get("ImageTags") or {})
     kind = _dm_metadata.signal_kind(roots)
-    calibrations = (
-        image_data.get("Calibrations") if isinstance(image_data.get("Calibrations"), Mapping) else {}
-    )
+    calibrations = image_data.get("Calibrations")
+    calibrations = calibrations if isinstance(calibrations, Mapping) else {}
     axes = _dm_axes.image_axes(
         dm_shape, calibrations.get("Dimension"), kind, _dm_metadata.spectrum_format(roots)
     )
     if axes is None:
-        raise FormatError(
-            source.name,
-            f"{len(dm_shape)}-D image {dm_shape}: no dimension names for this layout",
-            where=f"{where}/Dimensions",
-        )
+        problem = f"{len(dm_shape)}-D image {dm_shape}: no dimension names for this layout"
+        raise FormatError(source.name, problem, where=f"{where}/Dimensions")
     quantity, units = _intensity(calibrations.get("Brightness"))
-    title = image.get("Name") if isinstance(image.get("Name"), str) and image.get("Name") else _stem(source)
+    name = image.get("Name")
+    title = name if isinstance(name, str) and name else _stem(source)
     da = model.from_array(
         data,
         [a.name for a in axes] + (["rgb"] if data_type in _dm_data.RGB_TYPES else []),
@@ -160,7 +149,21 @@ def _signal(source: Source, parsed: _dm_tags.TagFile, key: str, image: Mapping[s
         metadata=_dm_metadata.metadata(roots),
         original_metadata=_original_metadata(parsed.tags, key),
     )
-    return da.isel(rgb=[2, 1, 0, 3]) if "rgb" in da.dims else da
+    return da.isel(rgb=[2, 1, 0, 3]) if "rgb" in da.dims else da  # file order B, G, R, A -> R, G, B, A
+
+
+def _image_data(
+    image: Mapping[str, Any], source: Source, where: str
+) -> tuple[Mapping[str, Any], int, list[int]]:
+    """``ImageData``, its ``DataType`` and ``Dimensions``, checked."""
+    image_data = image.get("ImageData")
+    if not isinstance(image_data, Mapping) or not isinstance(image_data.get("Data"), _dm_tags.DataBlock):
+        raise FormatError(source.name, "image has no ImageData/Data array", where=where)
+    data_type = image_data.get("DataType")
+    if not isinstance(data_type, int) or isinstance(data_type, bool):
+        problem = f"DataType is {data_type!r}; expected an integer"
+        raise FormatError(source.name, problem, where=f"{where}/DataType")
+    return image_data, data_type, _dimensions(image_data.get("Dimensions"), source, f"{where}/Dimensions")
 
 
 def _dimensions(value: Any, source: Source, where: str) -> list[int]:

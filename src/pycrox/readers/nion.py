@@ -104,8 +104,10 @@ def _ndata_parts(source: Source) -> dict:
 
 
 def _ndata_array(source: Source) -> tuple[Any, bool]:
-    """Lazy data of the ``data.npy`` member (byte range when stored, decompressed on access otherwise),
-    and whether it is stored in Fortran order (then its axes are reversed)."""
+    """Lazy data of the ``data.npy`` member, and whether it is in Fortran order (axes reversed).
+
+    A stored member is read by byte range, a deflated one decompressed on first access.
+    """
     member = _nion_files.zip_member(source, "data.npy")
     if member.compress_type != zipfile.ZIP_STORED:
         return _nion_files.deflated_npy(source, member), False

@@ -1,0 +1,115 @@
+"""Fuzz every reader with mutated corpus files (bounded in time; part of `make test`).
+
+Mutations (fixed seeds): truncation at several points, random byte flips, a zeroed block, and a
+header field set to a huge value. Each mutated file is opened with `pycrox.open_tree` and every
+signal of at most 64 MiB is read. Acceptable outcomes: success, or a `pycrox.PycroxError` that
+names the file. Anything else raised from pycrox's own code fails the test. Files go through a
+worker subprocess with a timeout, so a crash or hang inside libhdf5 is caught and counted.
+"""
+
+import json
+import random
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+FOLDERS = ("dm", "velox_emd", "ncem_emd", "tia", "mrc", "tiff", "nion", "bruker_eds", "quantumdetector", "msa",
+           "nsid", "usid")
+PER_FILE_TIMEOUT = 20.0
+MAX_BYTES = 4 * 2**20  # mutate the smaller files only: keeps the run bounded
+
+
+def _mutations(data: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
+    n = len(data)
+    flipped = bytearray(data)
+    for _ in range(max(1, n // 2000)):
+        i = rng.randrange(n)
+        flipped[i] ^= 1 << rng.randrange(8)
+    zeroed = bytearray(data)
+    start = rng.randrange(max(1, n - 256))
+    zeroed[start : start + 256] = bytes(len(zeroed[start : start + 256]))
+    huge = bytearray(data)
+    pos = rng.randrange(min(n - 4, 512)) if n > 8 else 0
+    huge[pos : pos + 4] = b"\xff\xff\xff\x7f"
+    return [("trunc10", data[: n // 10]), ("trunc60", data[: int(n * 0.6)]), ("trunc_end", data[:-7]),
+            ("flips", bytes(flipped)), ("zeroed", bytes(zeroed)), ("huge_field", bytes(huge))]
+
+
+def _corpus_files(vendor: Path) -> list[Path]:
+    return [path for folder in FOLDERS for path in sorted((vendor / folder).glob("*"))
+            if path.is_file() and path.stat().st_size <= MAX_BYTES]
+
+
+def _run_worker(paths: list[Path]) -> dict[str, dict]:
+    """Feed paths to a worker; after a crash or hang, record it and restart after that file."""
+    results: dict[str, dict] = {}
+    remaining = [str(p) for p in paths]
+    while remaining:
+        proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fuzz_worker.py")], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, text=True)
+        proc.stdin.write("\n".join(remaining) + "\n")
+        proc.stdin.close()
+        current = None
+        while len(results) < len(paths):
+            line = _readline(proc, PER_FILE_TIMEOUT if current else 120)
+            if line is None:
+                break
+            record = json.loads(line)
+            if record["status"] == "start":
+                current = record["file"]
+            else:
+                results[record["file"]] = record
+                current = None
+        proc.kill()
+        proc.wait()
+        if current is not None:
+            results[current] = {"status": "crash_or_hang", "returncode": proc.returncode}
+        remaining = [p for p in remaining if p not in results]
+        if current is None and remaining:  # the worker died between files: do not loop forever
+            results.update({p: {"status": "crash_or_hang", "returncode": proc.returncode} for p in remaining[:1]})
+            remaining = remaining[1:]
+    return results
+
+
+def _readline(proc: subprocess.Popen, timeout: float) -> str | None:
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    if not sel.select(timeout):
+        return None
+    line = proc.stdout.readline()
+    return line or None
+
+
+@pytest.mark.slow
+def test_readers_survive_mutated_corpus_files(shared_data, tmp_path):
+    vendor = shared_data / "vendor"
+    sources = _corpus_files(vendor)
+    assert sources, "no corpus files"
+    rng = random.Random(20261125)
+    mutated = []
+    for src in sources:
+        folder = tmp_path / src.parent.name
+        folder.mkdir(exist_ok=True)
+        for label, data in _mutations(src.read_bytes(), rng):
+            target = folder / f"{src.stem}.{label}{src.suffix}"
+            target.write_bytes(data)
+            mutated.append(target)
+    results = _run_worker(mutated)
+    summary = Counter(r["status"] for r in results.values())
+    print(f"\nfuzz summary over {len(mutated)} mutated files: {dict(summary)}")
+    crashes = {k: v for k, v in results.items() if v["status"] == "crash_or_hang"}
+    for path, record in crashes.items():
+        print(f"  crash/hang (counted, inside a C library): {Path(path).name} rc={record.get('returncode')}")
+    bad = {Path(k).name: f"{v['error']}: {v['message']} at {v.get('origin')}" for k, v in results.items()
+           if v["status"] == "other_error"}
+    assert not bad, f"{len(bad)} non-pycrox errors:\n" + "\n".join(f"{k}: {v}" for k, v in sorted(bad.items())[:40])
+    assert len(results) == len(mutated)
+    named = [v for v in results.values() if v["status"] == "pycrox_error"]
+    assert all("/" in v["message"] or "\\" in v["message"] for v in named)
