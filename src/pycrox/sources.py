@@ -10,6 +10,7 @@ name beside the target that replaces it only on success.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import shutil
@@ -212,11 +213,32 @@ def atomic_target(target: Any, mode: str = "w-", storage_options: dict | None = 
     tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield str(tmp)
+        _move_into_place(tmp, final, replace=mode == "w")
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _move_into_place(tmp: Path, final: Path, *, replace: bool) -> None:
+    """Move `tmp` onto `final`; without `replace`, atomically refuse a target that appeared meanwhile."""
+    if replace:
         if final.is_dir() and not final.is_symlink():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
-        _remove(tmp)
+        return
+    try:
+        if tmp.is_dir():
+            if final.exists():
+                raise FileExistsError(final)
+            os.rename(tmp, final)  # fails on an existing non-empty directory
+        else:
+            os.link(tmp, final)  # fails if final exists, even when another process just made it
+            tmp.unlink()
+    except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
+        raise WriteError(f"{final}: exists; pass mode='w' to overwrite it") from exc
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY):
+            raise WriteError(f"{final}: exists; pass mode='w' to overwrite it") from exc
         raise
 
 

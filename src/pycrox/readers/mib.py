@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import re
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,7 @@ _NAMED_FIELDS = (
     "Colour mode",
     "Gain mode",
 )
+_ISO_STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?)Z?")
 #: frames whose time stamps are compared to find the scan line length
 STAMP_FRAMES = 4096
 
@@ -228,8 +230,10 @@ def _time_stamps(source: Source, frame: dict[str, Any], count: int) -> np.ndarra
             fields = fh.read(frame["size"]).decode("latin-1").split(",")
             if "MQ1A" not in fields:
                 return np.array([], dtype="datetime64[ns]")
-            text = fields[fields.index("MQ1A") + 1].strip().rstrip("Z")
-            stamps.append(np.datetime64(text, "ns"))
+            match = _ISO_STAMP.fullmatch(fields[fields.index("MQ1A") + 1].strip())
+            if match is None:
+                return np.array([], dtype="datetime64[ns]")
+            stamps.append(np.datetime64(match[1], "ns"))
     except (ValueError, IndexError):
         return np.array([], dtype="datetime64[ns]")
     finally:
