@@ -21,6 +21,7 @@ from pycrox.errors import (
 )
 from pycrox.io import detect_format, open, open_tree, to_netcdf, to_nsid, to_usid, to_zarr
 from pycrox.model import DataType, DimensionType, coordinate, from_array, uniform_coordinate, validate
+from pycrox.references import references
 
 __all__ = [
     "DataType",
@@ -38,6 +39,7 @@ __all__ = [
     "from_array",
     "open",
     "open_tree",
+    "references",
     "show_versions",
     "testing",
     "to_netcdf",

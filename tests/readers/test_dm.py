@@ -314,6 +314,7 @@ def test_fsspec_url(dm_dir):
     local = pycrox.open(dm_dir / "EELS_SI.dm4")
     assert_lossless(remote.load(), local.load())
     assert dm.guess_can_open("memory://dm-test/EELS_SI.dm4")
+    fs.rm("/dm-test", recursive=True)
 
 
 @pytest.mark.s3
