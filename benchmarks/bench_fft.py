@@ -50,16 +50,25 @@ def measure(case: Callable[[], np.ndarray]) -> tuple[float, float, np.ndarray]:
 
 
 def build_cases(stack: np.ndarray, with_sidpy: bool) -> dict[str, Callable[[], np.ndarray]]:
-    da = pycrox.from_array(stack, dims=("frame", "y", "x"),
-                           coords={"y": {"values": 0.01 * np.arange(stack.shape[1]), "units": "nm"},
-                                   "x": {"values": 0.01 * np.arange(stack.shape[2]), "units": "nm"}})
+    da = pycrox.from_array(
+        stack,
+        dims=("frame", "y", "x"),
+        coords={
+            "y": {"values": 0.01 * np.arange(stack.shape[1]), "units": "nm"},
+            "x": {"values": 0.01 * np.arange(stack.shape[2]), "units": "nm"},
+        },
+    )
     lazy = da.chunk({"frame": 8})
     cases: dict[str, Callable[[], np.ndarray]] = {
         "scipy.fft.fft2 workers=-1 (reference)": lambda: scipy.fft.fft2(stack, workers=-1),
         "pycrox fft shift=False": lambda: fourier.fft(da, ("y", "x"), shift=False).data,
         "pycrox fft shift=True": lambda: fourier.fft(da, ("y", "x"), shift=True).data,
-        "pycrox fft real=True (half spectrum)": lambda: fourier.fft(da, ("y", "x"), real=True, shift=False).data,
-        "pycrox fft, dask 8-frame chunks, computed": lambda: fourier.fft(lazy, ("y", "x"), shift=False).values,
+        "pycrox fft real=True (half spectrum)": lambda: (
+            fourier.fft(da, ("y", "x"), real=True, shift=False).data
+        ),
+        "pycrox fft, dask 8-frame chunks, computed": lambda: (
+            fourier.fft(lazy, ("y", "x"), shift=False).values
+        ),
         "numpy.fft.fft2 + fftshift": lambda: np.fft.fftshift(np.fft.fft2(stack), axes=(-2, -1)),
     }
     if with_sidpy:
@@ -79,12 +88,24 @@ def sidpy_cases(stack: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
     def run(chunks: object) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            dset = sidpy.Dataset.from_array(stack, chunks=chunks) if chunks else sidpy.Dataset.from_array(stack)
+            dset = (
+                sidpy.Dataset.from_array(stack, chunks=chunks) if chunks else sidpy.Dataset.from_array(stack)
+            )
             dset.data_type = "IMAGE_STACK"
-            dset.set_dimension(0, sidpy.Dimension(np.arange(stack.shape[0]), "frame", dimension_type="TEMPORAL"))
+            dset.set_dimension(
+                0, sidpy.Dimension(np.arange(stack.shape[0]), "frame", dimension_type="TEMPORAL")
+            )
             for axis, name in ((1, "y"), (2, "x")):
-                dset.set_dimension(axis, sidpy.Dimension(0.01 * np.arange(stack.shape[axis]), name, units="nm",
-                                                         quantity="Length", dimension_type="SPATIAL"))
+                dset.set_dimension(
+                    axis,
+                    sidpy.Dimension(
+                        0.01 * np.arange(stack.shape[axis]),
+                        name,
+                        units="nm",
+                        quantity="Length",
+                        dimension_type="SPATIAL",
+                    ),
+                )
             return np.asarray(dset.fft())
 
     return {
@@ -141,16 +162,20 @@ def main() -> None:
 
 def report(args: argparse.Namespace, stack: np.ndarray, times: dict, memory: dict, notes: dict) -> None:
     ref = statistics.median(times["scipy.fft.fft2 workers=-1 (reference)"])
-    print(f"FFT over (y, x) of {args.frames} x {args.size} x {args.size} float32 ({stack.nbytes / 2**20:.0f} MiB), "
-          f"{args.repeats} interleaved repeats; numpy {np.__version__}, scipy {scipy.__version__}")
+    print(
+        f"FFT over (y, x) of {args.frames} x {args.size} x {args.size} float32 ({stack.nbytes / 2**20:.0f} MiB), "
+        f"{args.repeats} interleaved repeats; numpy {np.__version__}, scipy {scipy.__version__}"
+    )
     print("| method | median s | min-max | +MiB | x scipy | note |\n|---|---|---|---|---|---|")
     for name, runs in times.items():
         if not runs:
             print(f"| {name} | - | | | | {notes.get(name, '')} |")
             continue
         median = statistics.median(runs)
-        print(f"| {name} | {median:.3f} | {min(runs):.3f}-{max(runs):.3f} | "
-              f"{statistics.median(memory[name]):.0f} | {median / ref:.2f} | {notes.get(name, '')} |")
+        print(
+            f"| {name} | {median:.3f} | {min(runs):.3f}-{max(runs):.3f} | "
+            f"{statistics.median(memory[name]):.0f} | {median / ref:.2f} | {notes.get(name, '')} |"
+        )
 
 
 if __name__ == "__main__":

@@ -144,9 +144,14 @@ def test_fourier_filter_rejects_lengths_and_bad_bands():
 
 
 def test_fourier_filter_across_units_that_cannot_combine():
-    da = pycrox.from_array(RNG.random((8, 16)), dims=("x", "energy"),
-                           coords={"x": {"values": np.arange(8.0), "units": "nm"},
-                                   "energy": {"values": np.arange(16.0), "units": "eV"}})
+    da = pycrox.from_array(
+        RNG.random((8, 16)),
+        dims=("x", "energy"),
+        coords={
+            "x": {"values": np.arange(8.0), "units": "nm"},
+            "energy": {"values": np.arange(16.0), "units": "eV"},
+        },
+    )
     with pytest.raises(UnitError, match="energy"):
         filters.fourier_filter(da, dim=("x", "energy"), high=0.2)
 
@@ -159,7 +164,9 @@ def test_remove_background_removes_a_known_polynomial():
     signal = da.copy(data=np.broadcast_to(background + peak, da.shape).copy())
     result = filters.remove_background(signal, degree=2, ranges=[("100 eV", "130 eV"), (170.0, "0.2 keV")])
     outside = (energy < 130) | (energy > 170)
-    np.testing.assert_allclose(result.values[:, outside], np.broadcast_to(peak, da.shape)[:, outside], atol=1e-9)
+    np.testing.assert_allclose(
+        result.values[:, outside], np.broadcast_to(peak, da.shape)[:, outside], atol=1e-9
+    )
     assert pycrox.provenance.last_step(result)[0] == "remove_background"
 
 
@@ -191,8 +198,9 @@ def test_level_plane_removes_a_known_tilt_to_machine_precision():
 
 def test_level_plane_dask_equals_numpy_and_rejects_one_dim():
     da = make_image()
-    np.testing.assert_allclose(filters.level_plane(da.chunk({"y": 7})).values, filters.level_plane(da).values,
-                               atol=1e-13)
+    np.testing.assert_allclose(
+        filters.level_plane(da.chunk({"y": 7})).values, filters.level_plane(da).values, atol=1e-13
+    )
     with pytest.raises(DimensionError, match="needs two image dims"):
         filters.level_plane(da, dim="x")
 

@@ -63,7 +63,9 @@ def test_fft_reciprocal_coordinates_have_inverse_units_and_type():
 
 
 def test_fft_of_reciprocal_units_gives_direct_units():
-    da = pycrox.from_array(RNG.random(8), dims=["kx"], coords={"kx": {"values": 0.5 * np.arange(8), "units": "1/nm"}})
+    da = pycrox.from_array(
+        RNG.random(8), dims=["kx"], coords={"kx": {"values": 0.5 * np.arange(8), "units": "1/nm"}}
+    )
     result = fourier.fft(da, "kx")
     assert result.kx.attrs["units"] == "nm"
 
@@ -82,8 +84,11 @@ def test_fft_keeps_data_attrs_and_records_provenance():
 
 def test_fft_default_dims_are_spatial_then_spectral():
     assert fourier.fft(make_stack()).dims == ("frame", "ky", "kx")
-    spectrum = pycrox.from_array(RNG.random((4, 32)), dims=("y", "energy"),
-                                 coords={"energy": {"values": np.arange(32.0), "units": "eV"}})
+    spectrum = pycrox.from_array(
+        RNG.random((4, 32)),
+        dims=("y", "energy"),
+        coords={"energy": {"values": np.arange(32.0), "units": "eV"}},
+    )
     only_spectral = spectrum.drop_vars("y")
     assert fourier.fft(spectrum).dims == ("ky", "energy")
     result = fourier.fft(only_spectral)
@@ -116,14 +121,18 @@ def test_window_is_the_periodic_hann_window():
     da = make_stack(np.float64)
     hann = [0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n) for n in (16, 12)]
     expected = np.fft.fft2(da.values * np.outer(*hann), axes=(-2, -1))
-    np.testing.assert_allclose(fourier.fft(da, ("y", "x"), shift=False, window="hann").values, expected,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        fourier.fft(da, ("y", "x"), shift=False, window="hann").values, expected, atol=1e-12
+    )
 
 
 def test_ifft_of_foreign_reciprocal_data_builds_direct_coordinates():
     k = np.fft.fftshift(np.fft.fftfreq(8, 0.5))
-    da = pycrox.from_array(RNG.random((8, 8)) + 0j, dims=("ky", "kx"),
-                           coords={d: {"values": k, "units": "1/nm"} for d in ("ky", "kx")})
+    da = pycrox.from_array(
+        RNG.random((8, 8)) + 0j,
+        dims=("ky", "kx"),
+        coords={d: {"values": k, "units": "1/nm"} for d in ("ky", "kx")},
+    )
     back = fourier.ifft(da)
     assert back.dims == ("y", "x")
     assert back.x.attrs["units"] == "nm"
@@ -208,13 +217,22 @@ def test_two_dimensional_fft_agrees_with_sidpy():
     image = RNG.random((16, 12))
     dset = sidpy.Dataset.from_array(image)
     dset.data_type = "IMAGE"
-    dset.set_dimension(0, sidpy.Dimension(0.25 * np.arange(16), "y", units="nm", quantity="Length",
-                                          dimension_type="SPATIAL"))
-    dset.set_dimension(1, sidpy.Dimension(0.2 * np.arange(12), "x", units="nm", quantity="Length",
-                                          dimension_type="SPATIAL"))
+    dset.set_dimension(
+        0, sidpy.Dimension(0.25 * np.arange(16), "y", units="nm", quantity="Length", dimension_type="SPATIAL")
+    )
+    dset.set_dimension(
+        1, sidpy.Dimension(0.2 * np.arange(12), "x", units="nm", quantity="Length", dimension_type="SPATIAL")
+    )
     theirs = dset.fft()
-    ours = fourier.fft(pycrox.from_array(image, coords={"y": {"values": 0.25 * np.arange(16), "units": "nm"},
-                                                        "x": {"values": 0.2 * np.arange(12), "units": "nm"}}))
+    ours = fourier.fft(
+        pycrox.from_array(
+            image,
+            coords={
+                "y": {"values": 0.25 * np.arange(16), "units": "nm"},
+                "x": {"values": 0.2 * np.arange(12), "units": "nm"},
+            },
+        )
+    )
     np.testing.assert_allclose(ours.values, np.asarray(theirs), atol=1e-12)
     np.testing.assert_allclose(ours.ky.values, theirs._axes[0].values)
     np.testing.assert_allclose(ours.kx.values, theirs._axes[1].values)

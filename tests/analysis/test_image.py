@@ -27,8 +27,9 @@ def shifted_stack(shifts=SHIFTS, size=64, spacing=0.05) -> tuple[xr.DataArray, n
         "y": {"values": 10.0 + spacing * np.arange(size), "units": "nm"},
         "x": {"values": spacing * np.arange(size), "units": "nm"},
     }
-    stack = pycrox.from_array(np.stack(frames), dims=("frame", "y", "x"), coords=coords, units="counts",
-                              title="drifting")
+    stack = pycrox.from_array(
+        np.stack(frames), dims=("frame", "y", "x"), coords=coords, units="counts", title="drifting"
+    )
     return stack, base
 
 
@@ -77,8 +78,9 @@ def test_register_dask_is_lazy_and_matches_numpy():
 def test_register_spline_interpolation_aligns_the_interior():
     stack, base = shifted_stack()
     result = registration.register(stack, interpolation="spline")
-    np.testing.assert_allclose(result.aligned.values[:, 8:-8, 8:-8], np.broadcast_to(base, stack.shape)[:, 8:-8, 8:-8],
-                               atol=0.02)
+    np.testing.assert_allclose(
+        result.aligned.values[:, 8:-8, 8:-8], np.broadcast_to(base, stack.shape)[:, 8:-8, 8:-8], atol=0.02
+    )
 
 
 def test_register_bad_inputs():
@@ -99,14 +101,19 @@ def test_register_bad_inputs():
 
 def test_phase_correlation_integer_roll():
     image = RNG.random((32, 40))
-    np.testing.assert_array_equal(registration.phase_correlation(np.roll(image, (4, -7), (0, 1)), image),
-                                  [4.0, -7.0])
+    np.testing.assert_array_equal(
+        registration.phase_correlation(np.roll(image, (4, -7), (0, 1)), image), [4.0, -7.0]
+    )
 
 
 def make_image(ny=24, nx=30) -> xr.DataArray:
-    coords = {"y": {"values": 1.0 + 0.5 * np.arange(ny), "units": "nm"},
-              "x": {"values": -3.0 + 0.2 * np.arange(nx), "units": "nm"}}
-    return pycrox.from_array(RNG.random((2, ny, nx)), dims=("channel", "y", "x"), coords=coords, title="image")
+    coords = {
+        "y": {"values": 1.0 + 0.5 * np.arange(ny), "units": "nm"},
+        "x": {"values": -3.0 + 0.2 * np.arange(nx), "units": "nm"},
+    }
+    return pycrox.from_array(
+        RNG.random((2, ny, nx)), dims=("channel", "y", "x"), coords=coords, title="image"
+    )
 
 
 @pytest.mark.parametrize("method", ["centre", "mean"])
@@ -132,7 +139,7 @@ def test_windows_hold_the_right_pixels_and_coordinates():
     assert tiles.sizes["x"] == len(starts_x)
     for i, sy in enumerate(starts_y):
         for j, sx in enumerate(starts_x):
-            np.testing.assert_array_equal(tiles.values[:, i, j], image.values[:, sy:sy + 8, sx:sx + 8])
+            np.testing.assert_array_equal(tiles.values[:, i, j], image.values[:, sy : sy + 8, sx : sx + 8])
     np.testing.assert_allclose(tiles.y.values, 1.0 + 0.5 * (np.array(starts_y) + 3.5))
     np.testing.assert_allclose(tiles.window_x.values, 0.2 * (np.arange(8) - 3.5))
     assert tiles.window_x.attrs["units"] == "nm"
@@ -163,12 +170,16 @@ def test_windows_bad_inputs():
 def lattice(n=96, spacing=9.7, sigma=1.5, noise=0.02):
     """Gaussian atoms on a slightly oblique lattice, with sub-pixel positions."""
     yy, xx = np.mgrid[0:n, 0:n].astype(float)
-    sites = np.array([(4.3 + i * spacing + 0.15 * j, 3.8 + j * spacing) for i in range(12) for j in range(12)])
+    sites = np.array(
+        [(4.3 + i * spacing + 0.15 * j, 3.8 + j * spacing) for i in range(12) for j in range(12)]
+    )
     sites = sites[(sites[:, 0] < n - 3) & (sites[:, 1] < n - 3)]
     data = sum(np.exp(-((yy - py) ** 2 + (xx - px) ** 2) / (2 * sigma**2)) for py, px in sites)
     data = data + noise * RNG.standard_normal(data.shape)
-    coords = {"y": {"values": 2.0 + 0.01 * np.arange(n), "units": "nm"},
-              "x": {"values": 0.01 * np.arange(n), "units": "nm"}}
+    coords = {
+        "y": {"values": 2.0 + 0.01 * np.arange(n), "units": "nm"},
+        "x": {"values": 0.01 * np.arange(n), "units": "nm"},
+    }
     return pycrox.from_array(data, coords=coords, units="counts", title="lattice"), sites
 
 

@@ -1,11 +1,10 @@
 """Run the shared vendor checker (``../shared/tools/vendor_check.py``) on our readers' output.
 
-Also `CountingFile`, an in-memory file that records its reads (to test laziness).
-
 The checker and the manifest live outside the repository; tests that use them skip when they
 are absent. Every manifest entry is checked through three doors: ``pycrox.open_tree``,
 ``pycrox.open(path, group=...)`` for each signal, and ``xr.open_dataset(path, engine=Backend,
-group=...)`` for each signal.
+group=...)`` for each signal. Also here: `CountingFile`, an in-memory file that records its reads
+(to test laziness), and `assert_valid_tree`.
 """
 
 from __future__ import annotations
@@ -102,3 +101,20 @@ class CountingFile(io.BytesIO):
     def reset(self) -> None:
         """Forget the reads so far."""
         self.reads.clear()
+
+
+def assert_valid_tree(path: Path) -> None:
+    """`path` opens as a valid pycrox tree: model attrs, parsable units, normalised metadata keys."""
+    from pycrox import units
+
+    tree = pycrox.open_tree(path)
+    assert model.validate(tree) == []
+    for da in model.signal_nodes(tree).values():
+        for dim in da.dims:
+            units.parse(da[dim].attrs["units"], da[dim].attrs["quantity"])
+        units.parse(da.attrs["units"])
+        for key, value in da.attrs["metadata"].items():
+            expected_units = model.METADATA_KEYS[key]
+            if isinstance(value, dict):
+                assert value["units"] == expected_units, key
+                assert isinstance(value["value"], float), key

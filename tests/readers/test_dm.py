@@ -56,6 +56,10 @@ def _open_tree_door(path: str) -> xr.DataTree:
     return pycrox.open_tree(path)
 
 
+def _open_door(path: str) -> dict[str, xr.DataArray]:
+    return {group: pycrox.open(path, group=group) for group in model.signal_nodes(pycrox.open_tree(path))}
+
+
 def _open_dataset_door(path: str) -> dict[str, xr.Dataset]:
     groups = model.signal_nodes(xr.open_datatree(path, engine=DMBackendEntrypoint))
     return {group: xr.open_dataset(path, engine=DMBackendEntrypoint, group=group) for group in groups}
@@ -75,7 +79,9 @@ def _corpus_params():
 # ----------------------------------------------------------------------------------- corpus: the manifest
 
 
-@pytest.mark.parametrize("door", [_open_tree_door, _open_dataset_door], ids=["open_tree", "open_dataset"])
+@pytest.mark.parametrize(
+    "door", [_open_tree_door, _open_door, _open_dataset_door], ids=["open_tree", "open", "open_dataset"]
+)
 @pytest.mark.parametrize("rel", _corpus_params())
 def test_manifest_entry_matches(rel, door, shared_data, manifest, checker):
     checker.ALIASES.update(manifest.get("metadata_aliases", {}))

@@ -15,7 +15,7 @@ from pycrox import model
 from pycrox.errors import FormatError
 from pycrox.readers import mrc
 from pycrox.readers.mrc import MRCBackendEntrypoint
-from tests.readers._vendor_corpus import DOORS, CountingFile, check, manifest_files
+from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 mrcfile = pytest.importorskip("mrcfile")
 
@@ -37,6 +37,11 @@ def _only(tree: xr.DataTree) -> xr.DataArray:
 @pytest.mark.parametrize("rel", manifest_files("mrc/"))
 def test_manifest_entry_matches(rel, door, shared_data):
     assert check(rel, door, MRCBackendEntrypoint) == []
+
+
+@pytest.mark.parametrize("rel", manifest_files("mrc/"))
+def test_tree_is_a_valid_pycrox_tree(rel, shared_data):
+    assert_valid_tree(shared_data / "vendor" / rel)
 
 
 @pytest.mark.filterwarnings("ignore:Map ID string not found:RuntimeWarning")  # mrcfile on temp.mrc

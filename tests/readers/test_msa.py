@@ -15,7 +15,7 @@ from pycrox import model
 from pycrox.errors import FormatError
 from pycrox.readers import msa
 from pycrox.readers.msa import MSABackendEntrypoint
-from tests.readers._vendor_corpus import DOORS, check, manifest_files
+from tests.readers._vendor_corpus import DOORS, assert_valid_tree, check, manifest_files
 
 HEADER = """#FORMAT      : EMSA/MAS Spectral Data File
 #VERSION     : 1.0
@@ -70,6 +70,11 @@ def _write(tmp_path: Path, text: str, name: str = "s.msa") -> Path:
 @pytest.mark.parametrize("rel", manifest_files("msa/"))
 def test_manifest_entry_matches(rel, door, shared_data):
     assert check(rel, door, MSABackendEntrypoint) == []
+
+
+@pytest.mark.parametrize("rel", manifest_files("msa/"))
+def test_tree_is_a_valid_pycrox_tree(rel, shared_data):
+    assert_valid_tree(shared_data / "vendor" / rel)
 
 
 @pytest.mark.reference

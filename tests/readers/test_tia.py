@@ -15,7 +15,7 @@ from pycrox import model
 from pycrox.errors import FormatError
 from pycrox.readers import tia
 from pycrox.readers.tia import TIABackendEntrypoint
-from tests.readers._vendor_corpus import DOORS, CountingFile, check, manifest_files
+from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +30,11 @@ def tia_dir(shared_data: Path) -> Path:
 @pytest.mark.parametrize("rel", manifest_files("tia/"))
 def test_manifest_entry_matches(rel, door, shared_data):
     assert check(rel, door, TIABackendEntrypoint) == []
+
+
+@pytest.mark.parametrize("rel", manifest_files("tia/"))
+def test_tree_is_a_valid_pycrox_tree(rel, shared_data):
+    assert_valid_tree(shared_data / "vendor" / rel)
 
 
 def test_ser_alone_equals_the_emi_signal(tia_dir):

@@ -118,8 +118,7 @@ def resolve_dims(
     unknown = [name for name in names if name not in da.dims]
     if unknown:
         raise DimensionError(
-            f"{func}: {da.name!r} has no dimension {', '.join(map(repr, unknown))}; "
-            f"it has {_describe(da)}"
+            f"{func}: {da.name!r} has no dimension {', '.join(map(repr, unknown))}; it has {_describe(da)}"
         )
     if len(set(names)) != len(names):
         raise DimensionError(f"{func}: dim {list(names)} names a dimension twice")

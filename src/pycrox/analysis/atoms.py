@@ -31,8 +31,16 @@ __all__ = ["find_atoms"]
 
 REFINEMENTS = ("gaussian", "quadratic", None)
 _OFFSETS = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.float64)
-_DESIGN = np.column_stack([np.ones(9), _OFFSETS[:, 0], _OFFSETS[:, 1], _OFFSETS[:, 0] ** 2,
-                           _OFFSETS[:, 0] * _OFFSETS[:, 1], _OFFSETS[:, 1] ** 2])
+_DESIGN = np.column_stack(
+    [
+        np.ones(9),
+        _OFFSETS[:, 0],
+        _OFFSETS[:, 1],
+        _OFFSETS[:, 0] ** 2,
+        _OFFSETS[:, 0] * _OFFSETS[:, 1],
+        _OFFSETS[:, 1] ** 2,
+    ]
+)
 _SOLVE = np.linalg.pinv(_DESIGN).T  # (9, 6): patch values -> quadratic coefficients
 
 
@@ -95,18 +103,33 @@ def find_atoms(
     if refine not in REFINEMENTS:
         raise ValueError(f"find_atoms: refine must be one of {list(REFINEMENTS)}, got {refine!r}")
     steps = {d: coordinate_spacing(image, d, "find_atoms") for d in dims}
-    sigma_px = [length_in_pixels(v, image, d, "find_atoms", "sigma")
-                for d, v in per_dim(sigma, dims, "find_atoms", "sigma").items()]
+    sigma_px = [
+        length_in_pixels(v, image, d, "find_atoms", "sigma")
+        for d, v in per_dim(sigma, dims, "find_atoms", "sigma").items()
+    ]
     distance_px = _min_distance(image, dims, min_distance, sigma_px)
     raw = np.asarray(image.squeeze(drop=True).transpose(*dims).values)
     check_finite(raw, "find_atoms")
-    smooth = scipy.ndimage.gaussian_filter(raw.astype(np.float64), sigma_px) if any(sigma_px) else raw.astype(float)
+    smooth = (
+        scipy.ndimage.gaussian_filter(raw.astype(np.float64), sigma_px)
+        if any(sigma_px)
+        else raw.astype(float)
+    )
     peaks = _local_maxima(smooth, distance_px, threshold)
     offsets = _refine(smooth, peaks, refine)
     result = _point_cloud(image, dims, peaks, offsets, raw[tuple(peaks.T)], steps)
-    return provenance.record(result, "find_atoms", source=image, sigma=sigma, threshold=threshold,
-                             min_distance=min_distance, refine=refine, dim=list(dims),
-                             sigma_pixels=sigma_px, min_distance_pixels=distance_px)
+    return provenance.record(
+        result,
+        "find_atoms",
+        source=image,
+        sigma=sigma,
+        threshold=threshold,
+        min_distance=min_distance,
+        refine=refine,
+        dim=list(dims),
+        sigma_pixels=sigma_px,
+        min_distance_pixels=distance_px,
+    )
 
 
 def _image_dims(image: xr.DataArray, dim: Any) -> tuple[Hashable, ...]:
@@ -122,11 +145,15 @@ def _image_dims(image: xr.DataArray, dim: Any) -> tuple[Hashable, ...]:
     return dims
 
 
-def _min_distance(image: xr.DataArray, dims: tuple[Hashable, ...], value: Any, sigma_px: list[float]) -> list[float]:
+def _min_distance(
+    image: xr.DataArray, dims: tuple[Hashable, ...], value: Any, sigma_px: list[float]
+) -> list[float]:
     if value is None:
         return [max(2.0, 2.0 * s) for s in sigma_px]
-    pixels = [length_in_pixels(v, image, d, "find_atoms", "min_distance")
-              for d, v in per_dim(value, dims, "find_atoms", "min_distance").items()]
+    pixels = [
+        length_in_pixels(v, image, d, "find_atoms", "min_distance")
+        for d, v in per_dim(value, dims, "find_atoms", "min_distance").items()
+    ]
     return [max(1.0, p) for p in pixels]
 
 
@@ -172,24 +199,52 @@ def _refine(smooth: np.ndarray, peaks: np.ndarray, refine: str | None) -> np.nda
     return np.clip(offsets, -1.0, 1.0)
 
 
-def _point_cloud(image: xr.DataArray, dims: tuple[Hashable, ...], peaks: np.ndarray, offsets: np.ndarray,
-                 intensity: np.ndarray, steps: dict[Hashable, float]) -> xr.Dataset:
+def _point_cloud(
+    image: xr.DataArray,
+    dims: tuple[Hashable, ...],
+    peaks: np.ndarray,
+    offsets: np.ndarray,
+    intensity: np.ndarray,
+    steps: dict[Hashable, float],
+) -> xr.Dataset:
     position = model.coordinate("position", np.arange(len(peaks)))
-    common = {"data_type": "POINT_CLOUD", "modality": image.attrs.get("modality", ""),
-              "source": image.attrs.get("source", ""), "metadata": image.attrs.get("metadata", {})}
+    common = {
+        "data_type": "POINT_CLOUD",
+        "modality": image.attrs.get("modality", ""),
+        "source": image.attrs.get("source", ""),
+        "metadata": image.attrs.get("metadata", {}),
+    }
     variables = {}
     for axis, d in enumerate(dims):
         pixels = peaks[:, axis] + offsets[:, axis]
         origin = float(image.coords[d].values[0]) if d in image.coords else 0.0
         unit_text, quantity = coordinate_units(image, d)
-        variables[str(d)] = model.from_array(origin + steps[d] * pixels, dims=["position"],
-                                             coords={"position": position}, title=f"atom {d} position",
-                                             units=unit_text, quantity=quantity or "Length", **common)
-        variables[f"{d}_pixels"] = model.from_array(pixels, dims=["position"], coords={"position": position},
-                                                    title=f"atom {d} position in pixels", units="px",
-                                                    quantity="Pixel index", **common)
+        variables[str(d)] = model.from_array(
+            origin + steps[d] * pixels,
+            dims=["position"],
+            coords={"position": position},
+            title=f"atom {d} position",
+            units=unit_text,
+            quantity=quantity or "Length",
+            **common,
+        )
+        variables[f"{d}_pixels"] = model.from_array(
+            pixels,
+            dims=["position"],
+            coords={"position": position},
+            title=f"atom {d} position in pixels",
+            units="px",
+            quantity="Pixel index",
+            **common,
+        )
     variables["intensity"] = model.from_array(
-        intensity, dims=["position"], coords={"position": position}, title="atom intensity",
-        units=image.attrs.get("units", ""), quantity=image.attrs.get("quantity", ""), **common)
+        intensity,
+        dims=["position"],
+        coords={"position": position},
+        title="atom intensity",
+        units=image.attrs.get("units", ""),
+        quantity=image.attrs.get("quantity", ""),
+        **common,
+    )
     title = f"atoms in {image.attrs.get('title') or image.name or 'image'}"
     return xr.Dataset(variables, attrs={"title": title, "source": image.attrs.get("source", "")})

@@ -29,8 +29,14 @@ __all__ = ["level_lines", "level_plane", "remove_background"]
 DimArg = Hashable | Iterable[Hashable] | None
 
 
-def remove_background(da: xr.DataArray, dim: DimArg = None, degree: int = 1, *,
-                      mask: Any = None, ranges: Sequence[tuple[Any, Any]] | None = None) -> xr.DataArray:
+def remove_background(
+    da: xr.DataArray,
+    dim: DimArg = None,
+    degree: int = 1,
+    *,
+    mask: Any = None,
+    ranges: Sequence[tuple[Any, Any]] | None = None,
+) -> xr.DataArray:
     """Subtract a least-squares polynomial along one dim (e.g. a spectrum's background).
 
     Parameters
@@ -65,9 +71,15 @@ def remove_background(da: xr.DataArray, dim: DimArg = None, degree: int = 1, *,
     positions = _positions(da, axis)
     fit = _fit_points(da, axis, positions, mask, ranges, "remove_background")
     result = _subtract_polynomial(da, (axis,), _powers(1, degree), [positions], fit, "remove_background")
-    return provenance.record(result, "remove_background", source=da, dim=axis, degree=degree,
-                             mask=None if mask is None else np.asarray(mask, dtype=bool),
-                             ranges=ranges)
+    return provenance.record(
+        result,
+        "remove_background",
+        source=da,
+        dim=axis,
+        degree=degree,
+        mask=None if mask is None else np.asarray(mask, dtype=bool),
+        ranges=ranges,
+    )
 
 
 def level_plane(da: xr.DataArray, dim: DimArg = None, *, degree: int = 1) -> xr.DataArray:
@@ -158,8 +170,9 @@ def _powers(ndim: int, degree: int) -> list[tuple[int, ...]]:
     return [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]
 
 
-def _fit_points(da: xr.DataArray, dim: Hashable, positions: np.ndarray, mask: Any, ranges: Any,
-                func: str) -> np.ndarray | None:
+def _fit_points(
+    da: xr.DataArray, dim: Hashable, positions: np.ndarray, mask: Any, ranges: Any, func: str
+) -> np.ndarray | None:
     """Indices of the points used in the fit (None = all)."""
     if mask is None and ranges is None:
         return None
@@ -180,12 +193,19 @@ def _fit_points(da: xr.DataArray, dim: Hashable, positions: np.ndarray, mask: An
     return np.flatnonzero(use)
 
 
-def _subtract_polynomial(da: xr.DataArray, dims: tuple[Hashable, ...], powers: list[tuple[int, ...]],
-                         positions: list[np.ndarray], fit: np.ndarray | None, func: str) -> xr.DataArray:
+def _subtract_polynomial(
+    da: xr.DataArray,
+    dims: tuple[Hashable, ...],
+    powers: list[tuple[int, ...]],
+    positions: list[np.ndarray],
+    fit: np.ndarray | None,
+    func: str,
+) -> xr.DataArray:
     """Least-squares polynomial in the scaled coordinates over `dims`, subtracted from `da`."""
     grids = np.meshgrid(*positions, indexing="ij")
-    design = np.stack([np.prod([g**p for g, p in zip(grids, pw, strict=True)], axis=0).ravel()
-                       for pw in powers], axis=-1)
+    design = np.stack(
+        [np.prod([g**p for g, p in zip(grids, pw, strict=True)], axis=0).ravel() for pw in powers], axis=-1
+    )
     rows = design if fit is None else design[fit]
     if rows.shape[0] < len(powers) or np.linalg.matrix_rank(rows) < len(powers):
         raise DimensionError(
@@ -195,18 +215,29 @@ def _subtract_polynomial(da: xr.DataArray, dims: tuple[Hashable, ...], powers: l
     kwargs = {"solve": np.linalg.pinv(rows).T, "design": design, "fit": fit, "ndim": len(dims), "func": func}
     source = core_chunks_ok(da, dims, func)
     dtype = float_dtype(da.dtype)
-    result = xr.apply_ufunc(_polynomial_kernel, source, input_core_dims=[list(dims)],
-                            output_core_dims=[list(dims)], kwargs=kwargs, dask="parallelized",
-                            output_dtypes=[dtype], keep_attrs=True)
+    result = xr.apply_ufunc(
+        _polynomial_kernel,
+        source,
+        input_core_dims=[list(dims)],
+        output_core_dims=[list(dims)],
+        kwargs=kwargs,
+        dask="parallelized",
+        output_dtypes=[dtype],
+        keep_attrs=True,
+    )
     return result.transpose(*da.dims)
 
 
-def _polynomial_kernel(values: np.ndarray, *, solve: np.ndarray, design: np.ndarray, fit: np.ndarray | None,
-                       ndim: int, func: str) -> np.ndarray:
+def _polynomial_kernel(
+    values: np.ndarray, *, solve: np.ndarray, design: np.ndarray, fit: np.ndarray | None, ndim: int, func: str
+) -> np.ndarray:
     check_finite(values, func)
-    core = values.shape[values.ndim - ndim:]
+    core = values.shape[values.ndim - ndim :]
     flat = values.reshape(*values.shape[: values.ndim - ndim], -1).astype(np.float64)
     coefficients = (flat if fit is None else flat[..., fit]) @ solve
     background = coefficients @ design.T
-    return (flat - background).reshape(*values.shape[: values.ndim - ndim], *core).astype(float_dtype(values.dtype))
-
+    return (
+        (flat - background)
+        .reshape(*values.shape[: values.ndim - ndim], *core)
+        .astype(float_dtype(values.dtype))
+    )

@@ -43,8 +43,9 @@ Size = float | str | Mapping[Hashable, Any]
 DimArg = Hashable | Iterable[Hashable] | None
 
 
-def gaussian_filter(da: xr.DataArray, sigma: Size, dim: DimArg = None, *, mode: str = "reflect",
-                    truncate: float = 4.0) -> xr.DataArray:
+def gaussian_filter(
+    da: xr.DataArray, sigma: Size, dim: DimArg = None, *, mode: str = "reflect", truncate: float = 4.0
+) -> xr.DataArray:
     """Gaussian smoothing with a width in physical units.
 
     Parameters
@@ -84,12 +85,22 @@ def gaussian_filter(da: xr.DataArray, sigma: Size, dim: DimArg = None, *, mode: 
     ('nm', [1.0, 1.0])
     """
     dims = resolve_dims(da, dim, default_type="SPATIAL", func="gaussian_filter")
-    pixels = [length_in_pixels(v, da, d, "gaussian_filter", "sigma")
-              for d, v in per_dim(sigma, dims, "gaussian_filter", "sigma").items()]
+    pixels = [
+        length_in_pixels(v, da, d, "gaussian_filter", "sigma")
+        for d, v in per_dim(sigma, dims, "gaussian_filter", "sigma").items()
+    ]
     kwargs = {"sigma": pixels, "mode": mode, "truncate": truncate}
     result = _filter(da, dims, scipy.ndimage.gaussian_filter, kwargs, "gaussian_filter")
-    return provenance.record(result, "gaussian_filter", source=da, sigma=sigma, dim=list(dims),
-                             sigma_pixels=pixels, mode=mode, truncate=truncate)
+    return provenance.record(
+        result,
+        "gaussian_filter",
+        source=da,
+        sigma=sigma,
+        dim=list(dims),
+        sigma_pixels=pixels,
+        mode=mode,
+        truncate=truncate,
+    )
 
 
 def median_filter(da: xr.DataArray, size: Size, dim: DimArg = None, *, mode: str = "reflect") -> xr.DataArray:
@@ -122,15 +133,19 @@ def median_filter(da: xr.DataArray, size: Size, dim: DimArg = None, *, mode: str
         When computed, if the data hold NaN or inf.
     """
     dims = resolve_dims(da, dim, default_type="SPATIAL", func="median_filter")
-    pixels = [max(1, round(length_in_pixels(v, da, d, "median_filter", "size")))
-              for d, v in per_dim(size, dims, "median_filter", "size").items()]
+    pixels = [
+        max(1, round(length_in_pixels(v, da, d, "median_filter", "size")))
+        for d, v in per_dim(size, dims, "median_filter", "size").items()
+    ]
     result = _filter(da, dims, scipy.ndimage.median_filter, {"size": pixels, "mode": mode}, "median_filter")
-    return provenance.record(result, "median_filter", source=da, size=size, dim=list(dims), size_pixels=pixels,
-                             mode=mode)
+    return provenance.record(
+        result, "median_filter", source=da, size=size, dim=list(dims), size_pixels=pixels, mode=mode
+    )
 
 
-def fourier_filter(da: xr.DataArray, dim: DimArg = None, *, low: Any = None, high: Any = None,
-                   order: int | None = None) -> xr.DataArray:
+def fourier_filter(
+    da: xr.DataArray, dim: DimArg = None, *, low: Any = None, high: Any = None, order: int | None = None
+) -> xr.DataArray:
     """Keep the spatial frequencies between `low` and `high` (band, high- or low-pass).
 
     The radial frequency ``|k| = sqrt(sum k_d**2)`` over `dim` is computed in physical units, so
@@ -170,29 +185,38 @@ def fourier_filter(da: xr.DataArray, dim: DimArg = None, *, low: Any = None, hig
     steps = _common_steps(da, dims)
     unit_text, quantity = coordinate_units(da, dims[0])
     inverse = units.parse(unit_text, quantity) ** -1
-    cut = {name: None if v is None else quantity_in(v, inverse, "", "fourier_filter", name)
-           for name, v in (("low", low), ("high", high))}
+    cut = {
+        name: None if v is None else quantity_in(v, inverse, "", "fourier_filter", name)
+        for name, v in (("low", low), ("high", high))
+    }
     _check_band(cut["low"], cut["high"])
     real = not np.iscomplexobj(np.empty(0, da.dtype))
     gain = _band_gain([da.sizes[d] for d in dims], steps, cut["low"], cut["high"], order, real)
     gain = gain.astype(float_dtype(da.dtype).type(0).real.dtype)
     result = _filter(da, dims, _fourier_kernel, {"gain": gain, "real": real}, "fourier_filter")
-    return provenance.record(result, "fourier_filter", source=da, dim=list(dims), low=low, high=high,
-                             order=order)
+    return provenance.record(
+        result, "fourier_filter", source=da, dim=list(dims), low=low, high=high, order=order
+    )
 
 
 # --- shared machinery ------------------------------------------------------------------------
 
 
-def _filter(da: xr.DataArray, dims: tuple[Hashable, ...], function: Any, kwargs: dict,
-            func: str) -> xr.DataArray:
+def _filter(
+    da: xr.DataArray, dims: tuple[Hashable, ...], function: Any, kwargs: dict, func: str
+) -> xr.DataArray:
     """Apply a numpy filter over the trailing core axes `dims`; keeps order, coords and attrs."""
     source = core_chunks_ok(da, dims, func)
     dtype = float_dtype(da.dtype)
     result = xr.apply_ufunc(
-        _run_filter, source, input_core_dims=[list(dims)], output_core_dims=[list(dims)],
+        _run_filter,
+        source,
+        input_core_dims=[list(dims)],
+        output_core_dims=[list(dims)],
         kwargs={"function": function, "kwargs": kwargs, "dtype": dtype, "func": func},
-        dask="parallelized", output_dtypes=[dtype], keep_attrs=True,
+        dask="parallelized",
+        output_dtypes=[dtype],
+        keep_attrs=True,
     )
     return result.transpose(*da.dims)
 
@@ -214,7 +238,7 @@ def _fourier_kernel(values: np.ndarray, *, gain: np.ndarray, real: bool, axes: t
     if real:
         spectrum = scipy.fft.rfftn(values, axes=axes, workers=-1)
         spectrum *= gain
-        return scipy.fft.irfftn(spectrum, s=values.shape[-len(axes):], axes=axes, workers=-1)
+        return scipy.fft.irfftn(spectrum, s=values.shape[-len(axes) :], axes=axes, workers=-1)
     spectrum = scipy.fft.fftn(values, axes=axes, workers=-1)
     spectrum *= gain
     return scipy.fft.ifftn(spectrum, axes=axes, workers=-1, overwrite_x=True)
@@ -229,8 +253,13 @@ def _common_steps(da: xr.DataArray, dims: tuple[Hashable, ...]) -> list[float]:
         unit_text, _ = coordinate_units(da, d)
         if unit_text != first_units:
             label = f"the step of {d!r}"
-            step = quantity_in(f"{step!r} {unit_text or 'dimensionless'}", first_units or "dimensionless",
-                               first_quantity, "fourier_filter", label)
+            step = quantity_in(
+                f"{step!r} {unit_text or 'dimensionless'}",
+                first_units or "dimensionless",
+                first_quantity,
+                "fourier_filter",
+                label,
+            )
         steps.append(step)
     return steps
 
@@ -244,8 +273,9 @@ def _check_band(low: float | None, high: float | None) -> None:
         raise ValueError(f"fourier_filter: low ({low:g}) must be below high ({high:g})")
 
 
-def _band_gain(sizes: list[int], steps: list[float], low: float | None, high: float | None,
-               order: int | None, real: bool) -> np.ndarray:
+def _band_gain(
+    sizes: list[int], steps: list[float], low: float | None, high: float | None, order: int | None, real: bool
+) -> np.ndarray:
     """Gain on the (r)fftn frequency grid: 1 inside the band, 0 (or Butterworth) outside."""
     axes = [scipy.fft.fftfreq(n, s) for n, s in zip(sizes, steps, strict=True)]
     if real:

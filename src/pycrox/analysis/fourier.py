@@ -112,10 +112,20 @@ def fft(
     taper = _window_array(window, [source.sizes[d] for d in dims], _float_dtype(source.dtype))
     kernel_kwargs = {"ndim": len(dims), "shift": shift, "taper": taper, "real": real}
     result = _apply(source, dims, names, coords, _fft_kernel, kernel_kwargs, _complex_dtype(source.dtype))
-    result.attrs.update(title=f"FFT of {da.attrs.get('title') or da.name or ''}".strip(),
-                        long_name=f"FFT of {da.attrs.get('long_name') or da.attrs.get('quantity') or da.name}")
-    return provenance.record(result, "fft", source=da, dim=list(dims), shift=shift, window=window, real=real,
-                             interpolate=interpolate)
+    result.attrs.update(
+        title=f"FFT of {da.attrs.get('title') or da.name or ''}".strip(),
+        long_name=f"FFT of {da.attrs.get('long_name') or da.attrs.get('quantity') or da.name}",
+    )
+    return provenance.record(
+        result,
+        "fft",
+        source=da,
+        dim=list(dims),
+        shift=shift,
+        window=window,
+        real=real,
+        interpolate=interpolate,
+    )
 
 
 def ifft(
@@ -173,15 +183,24 @@ def ifft(
     real_out = bool(half) or (real if real is not None else all(i.get("real_source") for i in infos.values()))
     source = core_chunks_ok(da, dims, "ifft")
     names = _new_names(source, dims, _DIRECT_NAMES, {d: infos[d].get("name") for d in dims})
-    coords = {new: _direct_coordinate(source, d, new, steps[d], infos[d])
-              for d, new in zip(dims, names, strict=True)}
+    coords = {
+        new: _direct_coordinate(source, d, new, steps[d], infos[d])
+        for d, new in zip(dims, names, strict=True)
+    }
     sizes = [coords[new].size for new in names]
-    kernel_kwargs = {"shifted": [shifted[d] for d in dims], "half": bool(half), "sizes": sizes, "real": real_out}
+    kernel_kwargs = {
+        "shifted": [shifted[d] for d in dims],
+        "half": bool(half),
+        "sizes": sizes,
+        "real": real_out,
+    }
     dtype = _complex_dtype(source.dtype)
     dtype = np.empty(0, dtype).real.dtype if real_out else dtype
     result = _apply(source, dims, names, coords, _ifft_kernel, kernel_kwargs, dtype)
     title = str(da.attrs.get("title") or "")
-    result.attrs["title"] = title.removeprefix("FFT of ") if title.startswith("FFT of ") else f"IFFT of {title}"
+    result.attrs["title"] = (
+        title.removeprefix("FFT of ") if title.startswith("FFT of ") else f"IFFT of {title}"
+    )
     result.attrs.pop("long_name", None)
     return provenance.record(result, "ifft", source=da, dim=list(dims), shift=shift, real=real)
 
@@ -229,23 +248,39 @@ def power_spectrum(
     """
     dims = _forward_dims(da, dim)
     spectrum = fft(da, dims, shift=shift, window=window, interpolate=interpolate)
-    power = xr.apply_ufunc(_abs_squared, spectrum, dask="parallelized",
-                           output_dtypes=[np.empty(0, spectrum.dtype).real.dtype], keep_attrs=True)
+    power = xr.apply_ufunc(
+        _abs_squared,
+        spectrum,
+        dask="parallelized",
+        output_dtypes=[np.empty(0, spectrum.dtype).real.dtype],
+        keep_attrs=True,
+    )
     data_units = str(da.attrs.get("units", "") or "")
     squared = units.format(units.parse(data_units, da.attrs.get("quantity")) ** 2) if data_units else ""
-    power.attrs.update(units=squared, quantity="Power",
-                       title=f"Power spectrum of {da.attrs.get('title') or da.name or ''}".strip(),
-                       long_name=f"Power spectrum of {da.attrs.get('quantity') or da.name}")
+    power.attrs.update(
+        units=squared,
+        quantity="Power",
+        title=f"Power spectrum of {da.attrs.get('title') or da.name or ''}".strip(),
+        long_name=f"Power spectrum of {da.attrs.get('quantity') or da.name}",
+    )
     power.attrs["provenance"] = da.attrs.get("provenance", {})
-    return provenance.record(power, "power_spectrum", source=da, dim=list(dims), shift=shift, window=window,
-                             interpolate=interpolate)
+    return provenance.record(
+        power,
+        "power_spectrum",
+        source=da,
+        dim=list(dims),
+        shift=shift,
+        window=window,
+        interpolate=interpolate,
+    )
 
 
 # --- kernels (numpy in, numpy out; core dims last) -------------------------------------------
 
 
-def _fft_kernel(values: np.ndarray, *, ndim: int, shift: bool, taper: np.ndarray | None,
-                real: bool) -> np.ndarray:
+def _fft_kernel(
+    values: np.ndarray, *, ndim: int, shift: bool, taper: np.ndarray | None, real: bool
+) -> np.ndarray:
     axes = tuple(range(-ndim, 0))
     if taper is not None:
         values = values * taper
@@ -257,8 +292,9 @@ def _fft_kernel(values: np.ndarray, *, ndim: int, shift: bool, taper: np.ndarray
     return out
 
 
-def _ifft_kernel(values: np.ndarray, *, shifted: list[bool], half: bool, sizes: list[int],
-                 real: bool) -> np.ndarray:
+def _ifft_kernel(
+    values: np.ndarray, *, shifted: list[bool], half: bool, sizes: list[int], real: bool
+) -> np.ndarray:
     ndim = len(shifted)
     unshift = tuple(ax for ax, s in zip(range(-ndim, 0), shifted, strict=True) if s)
     if unshift:
@@ -290,15 +326,29 @@ def _abs_squared(values: np.ndarray) -> np.ndarray:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _apply(source: xr.DataArray, dims: tuple[Hashable, ...], names: list[Hashable],
-           coords: dict[Hashable, xr.DataArray], kernel: Any, kwargs: dict, dtype: np.dtype) -> xr.DataArray:
+def _apply(
+    source: xr.DataArray,
+    dims: tuple[Hashable, ...],
+    names: list[Hashable],
+    coords: dict[Hashable, xr.DataArray],
+    kernel: Any,
+    kwargs: dict,
+    dtype: np.dtype,
+) -> xr.DataArray:
     """Run a transform kernel over `dims` and put the new dims back where the old ones were."""
     result = xr.apply_ufunc(
-        kernel, source,
-        input_core_dims=[list(dims)], output_core_dims=[names], exclude_dims=set(dims),
-        kwargs=kwargs, dask="parallelized",
-        dask_gufunc_kwargs={"output_sizes": {n: coords[n].size for n in names},
-                            "meta": np.empty((0,) * source.ndim, dtype)}, keep_attrs=True,
+        kernel,
+        source,
+        input_core_dims=[list(dims)],
+        output_core_dims=[names],
+        exclude_dims=set(dims),
+        kwargs=kwargs,
+        dask="parallelized",
+        dask_gufunc_kwargs={
+            "output_sizes": {n: coords[n].size for n in names},
+            "meta": np.empty((0,) * source.ndim, dtype),
+        },
+        keep_attrs=True,
     )
     order = [dict(zip(dims, names, strict=True)).get(d, d) for d in source.dims]
     return result.transpose(*order).assign_coords(coords)
@@ -330,11 +380,17 @@ def _float_dtype(dtype: np.dtype) -> np.dtype:
 
 
 def _complex_dtype(dtype: np.dtype) -> np.dtype:
-    return np.dtype(np.complex64) if dtype in (np.float32, np.float16, np.complex64) else np.dtype(np.complex128)
+    return (
+        np.dtype(np.complex64) if dtype in (np.float32, np.float16, np.complex64) else np.dtype(np.complex128)
+    )
 
 
-def _new_names(da: xr.DataArray, dims: tuple[Hashable, ...], table: dict[Hashable, Hashable],
-               stored: dict[Hashable, Any] | None = None) -> list[Hashable]:
+def _new_names(
+    da: xr.DataArray,
+    dims: tuple[Hashable, ...],
+    table: dict[Hashable, Hashable],
+    stored: dict[Hashable, Any] | None = None,
+) -> list[Hashable]:
     """Renamed dims (x -> kx, or the stored original name), keeping a name that would collide."""
     names = []
     for d in dims:
@@ -352,12 +408,13 @@ def _reciprocal_quantity(quantity: str) -> str:
     if not quantity:
         return ""
     if quantity.lower().startswith("reciprocal "):
-        return quantity[len("reciprocal "):].capitalize()
+        return quantity[len("reciprocal ") :].capitalize()
     return f"Reciprocal {quantity.lower()}"
 
 
-def _reciprocal_coordinate(da: xr.DataArray, dim: Hashable, new: Hashable, step: float, shift: bool,
-                           half: bool, real_source: bool) -> xr.DataArray:
+def _reciprocal_coordinate(
+    da: xr.DataArray, dim: Hashable, new: Hashable, step: float, shift: bool, half: bool, real_source: bool
+) -> xr.DataArray:
     size = da.sizes[dim]
     unit_text, quantity = coordinate_units(da, dim)
     if half:
@@ -365,19 +422,33 @@ def _reciprocal_coordinate(da: xr.DataArray, dim: Hashable, new: Hashable, step:
     else:
         freqs = scipy.fft.fftfreq(size, step)
         freqs = np.fft.fftshift(freqs) if shift else freqs
-    coord = model.coordinate(new, freqs, units=_inverse_unit(unit_text, quantity),
-                             quantity=_reciprocal_quantity(quantity), dimension_type="RECIPROCAL")
+    coord = model.coordinate(
+        new,
+        freqs,
+        units=_inverse_unit(unit_text, quantity),
+        quantity=_reciprocal_quantity(quantity),
+        dimension_type="RECIPROCAL",
+    )
     first = float(da.coords[dim].values[0]) if dim in da.coords else 0.0
-    original = {k: v for k, v in (da.coords[dim].attrs if dim in da.coords else {}).items() if k != SOURCE_ATTR}
+    original = {
+        k: v for k, v in (da.coords[dim].attrs if dim in da.coords else {}).items() if k != SOURCE_ATTR
+    }
     coord.attrs[SOURCE_ATTR] = {
-        "name": str(dim), "offset": first, "spacing": step, "size": size, "shifted": bool(shift and not half),
-        "half": bool(half), "real_source": bool(real_source), "attrs": original,
+        "name": str(dim),
+        "offset": first,
+        "spacing": step,
+        "size": size,
+        "shifted": bool(shift and not half),
+        "half": bool(half),
+        "real_source": bool(real_source),
+        "attrs": original,
     }
     return coord
 
 
-def _direct_coordinate(da: xr.DataArray, dim: Hashable, new: Hashable, step: float,
-                       info: dict) -> xr.DataArray:
+def _direct_coordinate(
+    da: xr.DataArray, dim: Hashable, new: Hashable, step: float, info: dict
+) -> xr.DataArray:
     if info:
         values = info["offset"] + info["spacing"] * np.arange(info["size"], dtype=np.float64)
         coord = xr.DataArray(values, dims=(new,), name=new, attrs=dict(info.get("attrs") or {}))
@@ -386,8 +457,13 @@ def _direct_coordinate(da: xr.DataArray, dim: Hashable, new: Hashable, step: flo
     unit_text, quantity = coordinate_units(da, dim)
     known = model.DIMENSIONS.get(str(new))
     kind = known[1] if known and str(new) != str(dim) else "UNKNOWN"
-    return model.coordinate(new, np.arange(size) / (size * step), units=_inverse_unit(unit_text, quantity),
-                            quantity=_reciprocal_quantity(quantity), dimension_type=kind)
+    return model.coordinate(
+        new,
+        np.arange(size) / (size * step),
+        units=_inverse_unit(unit_text, quantity),
+        quantity=_reciprocal_quantity(quantity),
+        dimension_type=kind,
+    )
 
 
 def _frequency_step(da: xr.DataArray, dim: Hashable, shifted: bool) -> float:

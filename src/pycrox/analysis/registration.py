@@ -86,27 +86,46 @@ def register(
     if isinstance(upsample, bool) or not isinstance(upsample, int | np.integer) or upsample < 1:
         raise ValueError(f"register: upsample must be an integer >= 1, got {upsample!r}")
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(f"register: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r}")
+        raise ValueError(
+            f"register: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r}"
+        )
     steps = {d: coordinate_spacing(stack, d, "register") for d in image_dims}
     ref = _reference(stack, stack_dim, image_dims, reference)
     source = core_chunks_ok(stack, image_dims, "register")
     shifts = xr.apply_ufunc(
-        _estimate_kernel, source, ref, input_core_dims=[list(image_dims)] * 2,
-        output_core_dims=[[], []], kwargs={"upsample": int(upsample)},
-        dask="parallelized", output_dtypes=[np.float64, np.float64],
+        _estimate_kernel,
+        source,
+        ref,
+        input_core_dims=[list(image_dims)] * 2,
+        output_core_dims=[[], []],
+        kwargs={"upsample": int(upsample)},
+        dask="parallelized",
+        output_dtypes=[np.float64, np.float64],
     )
     aligned = xr.apply_ufunc(
-        _shift_kernel, source, *shifts, input_core_dims=[list(image_dims), [], []],
-        output_core_dims=[list(image_dims)], kwargs={"interpolation": interpolation},
-        dask="parallelized", output_dtypes=[float_dtype(stack.dtype)], keep_attrs=True,
+        _shift_kernel,
+        source,
+        *shifts,
+        input_core_dims=[list(image_dims), [], []],
+        output_core_dims=[list(image_dims)],
+        kwargs={"interpolation": interpolation},
+        dask="parallelized",
+        output_dtypes=[float_dtype(stack.dtype)],
+        keep_attrs=True,
     ).transpose(*stack.dims)
     aligned.attrs["title"] = f"aligned {stack.attrs.get('title') or stack.name or ''}".strip()
     variables = {"aligned": aligned}
     for d, pixels in zip(image_dims, shifts, strict=True):
         variables |= _shift_variables(stack, d, pixels, steps[d])
-    result = xr.Dataset(variables, attrs={"title": aligned.attrs["title"], "source": stack.attrs.get("source", "")})
-    params = {"dim": stack_dim, "reference": reference if not isinstance(reference, xr.DataArray) else "image",
-              "upsample": upsample, "interpolation": interpolation}
+    result = xr.Dataset(
+        variables, attrs={"title": aligned.attrs["title"], "source": stack.attrs.get("source", "")}
+    )
+    params = {
+        "dim": stack_dim,
+        "reference": reference if not isinstance(reference, xr.DataArray) else "image",
+        "upsample": upsample,
+        "interpolation": interpolation,
+    }
     return provenance.record(result, "register", source=stack, **params)
 
 
@@ -166,8 +185,9 @@ def _estimate_kernel(values: np.ndarray, reference: np.ndarray, *, upsample: int
     check_finite(values, "register")
     check_finite(reference, "register")
     spectra = scipy.fft.fft2(values.astype(np.float64, copy=False), workers=-1)
-    ref_spectra = np.broadcast_to(scipy.fft.fft2(reference.astype(np.float64, copy=False), workers=-1),
-                                  spectra.shape)
+    ref_spectra = np.broadcast_to(
+        scipy.fft.fft2(reference.astype(np.float64, copy=False), workers=-1), spectra.shape
+    )
     lead = spectra.shape[:-2]
     flat, ref_flat = spectra.reshape(-1, *spectra.shape[-2:]), ref_spectra.reshape(-1, *spectra.shape[-2:])
     found = np.array([phase_correlation(r, m, upsample) for r, m in zip(ref_flat, flat, strict=True)])
@@ -175,13 +195,16 @@ def _estimate_kernel(values: np.ndarray, reference: np.ndarray, *, upsample: int
     return found[..., 0], found[..., 1]
 
 
-def _shift_kernel(values: np.ndarray, shift_0: np.ndarray, shift_1: np.ndarray, *,
-                  interpolation: str) -> np.ndarray:
+def _shift_kernel(
+    values: np.ndarray, shift_0: np.ndarray, shift_1: np.ndarray, *, interpolation: str
+) -> np.ndarray:
     dtype = float_dtype(values.dtype)
     if interpolation == "spline":
         flat = values.reshape(-1, *values.shape[-2:]).astype(np.float64)
         moves = np.stack(np.broadcast_arrays(shift_0, shift_1), axis=-1).reshape(-1, 2)
-        out = np.stack([scipy.ndimage.shift(f, m, order=3, mode="nearest") for f, m in zip(flat, moves, strict=True)])
+        out = np.stack(
+            [scipy.ndimage.shift(f, m, order=3, mode="nearest") for f, m in zip(flat, moves, strict=True)]
+        )
         return out.reshape(values.shape).astype(dtype)
     ky = scipy.fft.fftfreq(values.shape[-2])[:, None]
     kx = scipy.fft.fftfreq(values.shape[-1])[None, :]
@@ -209,8 +232,9 @@ def _image_dims(stack: xr.DataArray, stack_dim: Hashable) -> tuple[Hashable, Has
     return image[0], image[1]
 
 
-def _reference(stack: xr.DataArray, stack_dim: Hashable, image_dims: tuple[Hashable, Hashable],
-               reference: Any) -> xr.DataArray:
+def _reference(
+    stack: xr.DataArray, stack_dim: Hashable, image_dims: tuple[Hashable, Hashable], reference: Any
+) -> xr.DataArray:
     if isinstance(reference, str):
         if reference != "mean":
             raise ValueError(f"register: reference must be an index, 'mean' or an image, got {reference!r}")
@@ -227,15 +251,21 @@ def _reference(stack: xr.DataArray, stack_dim: Hashable, image_dims: tuple[Hasha
         raise TypeError(f"register: reference must be an int, 'mean' or a DataArray, got {reference!r}")
     size = stack.sizes[stack_dim]
     if not -size <= reference < size:
-        raise DimensionError(f"register: reference {reference} is out of range for {stack_dim!r} of size {size}")
+        raise DimensionError(
+            f"register: reference {reference} is out of range for {stack_dim!r} of size {size}"
+        )
     return stack.isel({stack_dim: int(reference)}, drop=True)
 
 
-def _shift_variables(stack: xr.DataArray, dim: Hashable, pixels: xr.DataArray,
-                     step: float) -> dict[str, xr.DataArray]:
+def _shift_variables(
+    stack: xr.DataArray, dim: Hashable, pixels: xr.DataArray, step: float
+) -> dict[str, xr.DataArray]:
     unit_text, quantity = coordinate_units(stack, dim)
-    common = {"data_type": "LINE_PLOT", "modality": stack.attrs.get("modality", ""),
-              "source": stack.attrs.get("source", "")}
+    common = {
+        "data_type": "LINE_PLOT",
+        "modality": stack.attrs.get("modality", ""),
+        "source": stack.attrs.get("source", ""),
+    }
     physical = _signal(pixels * step, f"shift along {dim}", unit_text, quantity or "Length", common)
     in_pixels = _signal(pixels, f"shift along {dim} in pixels", "px", "Shift", common)
     return {f"shift_{dim}": physical, f"shift_{dim}_pixels": in_pixels}
@@ -243,7 +273,14 @@ def _shift_variables(stack: xr.DataArray, dim: Hashable, pixels: xr.DataArray,
 
 def _signal(values: xr.DataArray, title: str, unit_text: str, quantity: str, common: dict) -> xr.DataArray:
     coords = {d: values.coords[d] for d in values.dims if d in values.coords}
-    out = model.from_array(values.data, dims=values.dims, coords=coords, title=title, units=unit_text,
-                           quantity=quantity, **common)
+    out = model.from_array(
+        values.data,
+        dims=values.dims,
+        coords=coords,
+        title=title,
+        units=unit_text,
+        quantity=quantity,
+        **common,
+    )
     out.attrs["long_name"] = title
     return out

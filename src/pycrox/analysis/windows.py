@@ -33,8 +33,9 @@ METHODS = ("centre", "mean")
 PixelSize = int | str | Mapping[Hashable, Any]
 
 
-def windows(da: xr.DataArray, size: PixelSize, step: PixelSize,
-            dim: Hashable | Iterable[Hashable] | None = None) -> xr.DataArray:
+def windows(
+    da: xr.DataArray, size: PixelSize, step: PixelSize, dim: Hashable | Iterable[Hashable] | None = None
+) -> xr.DataArray:
     """Sliding windows of `da` over `dim`, as new dims ``window_<dim>``.
 
     Parameters
@@ -88,17 +89,26 @@ def windows(da: xr.DataArray, size: PixelSize, step: PixelSize,
         coords |= _window_coordinates(da, d, name, starts[d], sizes[d], steps[d])
     source = core_chunks_ok(da, dims, "windows")
     result = xr.apply_ufunc(
-        _cut_kernel, source, input_core_dims=[list(dims)], output_core_dims=[[*dims, *names]],
-        exclude_dims=set(dims), kwargs={"starts": [starts[d] for d in dims], "sizes": [sizes[d] for d in dims]},
-        dask="parallelized", output_dtypes=[da.dtype], keep_attrs=True,
+        _cut_kernel,
+        source,
+        input_core_dims=[list(dims)],
+        output_core_dims=[[*dims, *names]],
+        exclude_dims=set(dims),
+        kwargs={"starts": [starts[d] for d in dims], "sizes": [sizes[d] for d in dims]},
+        dask="parallelized",
+        output_dtypes=[da.dtype],
+        keep_attrs=True,
         dask_gufunc_kwargs={"output_sizes": {n: c.size for n, c in coords.items()}},
     )
     result = result.transpose(*da.dims, *names).assign_coords(coords)
-    return provenance.record(result, "windows", source=da, size=size, stride=step, dim=list(dims))  # record() takes `step` itself
+    return provenance.record(
+        result, "windows", source=da, size=size, stride=step, dim=list(dims)
+    )  # record() takes `step` itself
 
 
-def reassemble(da: xr.DataArray, dim: Hashable | Iterable[Hashable] | None = None, *,
-               method: str = "centre") -> xr.DataArray:
+def reassemble(
+    da: xr.DataArray, dim: Hashable | Iterable[Hashable] | None = None, *, method: str = "centre"
+) -> xr.DataArray:
     """Put windows made by `windows` back together into one image.
 
     Parameters
@@ -139,23 +149,37 @@ def reassemble(da: xr.DataArray, dim: Hashable | Iterable[Hashable] | None = Non
     source = core_chunks_ok(da, [*dims, *names], "reassemble")
     dtype = da.dtype if method == "centre" else np.result_type(da.dtype, np.float32)
     result = xr.apply_ufunc(
-        _join_kernel, source, input_core_dims=[[*dims, *names]], output_core_dims=[list(dims)],
-        exclude_dims=set(dims) | set(names), dask="parallelized", output_dtypes=[dtype], keep_attrs=True,
-        kwargs={"starts": [i["starts"] for i in infos], "totals": [i["source_size"] for i in infos],
-                "method": method},
+        _join_kernel,
+        source,
+        input_core_dims=[[*dims, *names]],
+        output_core_dims=[list(dims)],
+        exclude_dims=set(dims) | set(names),
+        dask="parallelized",
+        output_dtypes=[dtype],
+        keep_attrs=True,
+        kwargs={
+            "starts": [i["starts"] for i in infos],
+            "totals": [i["source_size"] for i in infos],
+            "method": method,
+        },
         dask_gufunc_kwargs={"output_sizes": {d: c.size for d, c in coords.items()}},
     )
     order = [d for d in da.dims if d not in names]
-    return provenance.record(result.transpose(*order).assign_coords(coords), "reassemble", source=da,
-                             dim=list(dims), method=method)
+    return provenance.record(
+        result.transpose(*order).assign_coords(coords), "reassemble", source=da, dim=list(dims), method=method
+    )
 
 
 def _pixels(da: xr.DataArray, dims: tuple[Hashable, ...], value: Any, name: str) -> dict[Hashable, int]:
     out = {}
     for d, v in per_dim(value, dims, "windows", name).items():
         if isinstance(v, float):
-            raise TypeError(f"windows: {name} must be an int (pixels) or a string with units, not the float {v}")
-        pixels = int(v) if isinstance(v, int | np.integer) else round(length_in_pixels(v, da, d, "windows", name))
+            raise TypeError(
+                f"windows: {name} must be an int (pixels) or a string with units, not the float {v}"
+            )
+        pixels = (
+            int(v) if isinstance(v, int | np.integer) else round(length_in_pixels(v, da, d, "windows", name))
+        )
         if pixels < 1:
             raise DimensionError(f"windows: {name} along {d!r} is {v!r} = {pixels} pixel(s); it must be >= 1")
         out[d] = pixels
@@ -171,17 +195,30 @@ def _starts(total: int, size: int, step: int, dim: Hashable) -> list[int]:
     return starts
 
 
-def _window_coordinates(da: xr.DataArray, dim: Hashable, name: str, starts: list[int], size: int,
-                        step: int) -> dict[Hashable, xr.DataArray]:
+def _window_coordinates(
+    da: xr.DataArray, dim: Hashable, name: str, starts: list[int], size: int, step: int
+) -> dict[Hashable, xr.DataArray]:
     spacing = coordinate_spacing(da, dim, "windows") if da.sizes[dim] > 1 else 1.0
     attrs = dict(da.coords[dim].attrs) if dim in da.coords else {}
     offset = float(da.coords[dim].values[0]) if dim in da.coords else 0.0
     centres = offset + spacing * (np.asarray(starts) + (size - 1) / 2)
-    info = {"starts": starts, "size": size, "step": step, "source_size": da.sizes[dim], "offset": offset,
-            "spacing": spacing, "attrs": attrs}
+    info = {
+        "starts": starts,
+        "size": size,
+        "step": step,
+        "source_size": da.sizes[dim],
+        "offset": offset,
+        "spacing": spacing,
+        "attrs": attrs,
+    }
     centre = xr.DataArray(centres, dims=(dim,), name=dim, attrs={**attrs, WINDOWS_ATTR: info})
-    inner = model.coordinate(name, spacing * (np.arange(size) - (size - 1) / 2), units=attrs.get("units", ""),
-                             quantity=attrs.get("quantity", ""), dimension_type="SPATIAL")
+    inner = model.coordinate(
+        name,
+        spacing * (np.arange(size) - (size - 1) / 2),
+        units=attrs.get("units", ""),
+        quantity=attrs.get("quantity", ""),
+        dimension_type="SPATIAL",
+    )
     return {dim: centre, name: inner}
 
 
@@ -198,20 +235,25 @@ def _cut_kernel(values: np.ndarray, *, starts: list[list[int]], sizes: list[int]
     return view[(..., *index, *[slice(None)] * ndim)]
 
 
-def _join_kernel(values: np.ndarray, *, starts: list[list[int]], totals: list[int], method: str) -> np.ndarray:
+def _join_kernel(
+    values: np.ndarray, *, starts: list[list[int]], totals: list[int], method: str
+) -> np.ndarray:
     ndim = len(starts)
-    sizes = values.shape[values.ndim - ndim:]
+    sizes = values.shape[values.ndim - ndim :]
     lead = values.shape[: values.ndim - 2 * ndim]
     if method == "centre":
-        owners, inside = zip(*[_owners(s, n, t) for s, n, t in zip(starts, sizes, totals, strict=True)],
-                             strict=True)
+        owners, inside = zip(
+            *[_owners(s, n, t) for s, n, t in zip(starts, sizes, totals, strict=True)], strict=True
+        )
         return values[(..., *np.ix_(*owners), *np.ix_(*inside))]
     mean = np.zeros((*lead, *totals), dtype=np.result_type(values.dtype, np.float64))
     count = np.zeros(totals, dtype=np.int64)
     for index in itertools.product(*[range(len(s)) for s in starts]):
         target = tuple(slice(s[i], s[i] + n) for s, i, n in zip(starts, index, sizes, strict=True))
         count[target] += 1  # running mean: exact where the overlapping windows agree
-        mean[(..., *target)] += (values[(..., *index, *[slice(None)] * ndim)] - mean[(..., *target)]) / count[target]
+        mean[(..., *target)] += (values[(..., *index, *[slice(None)] * ndim)] - mean[(..., *target)]) / count[
+            target
+        ]
     return mean.astype(np.result_type(values.dtype, np.float32))
 
 

@@ -116,7 +116,7 @@ def read_tags(source: Source) -> TagFile:
     with _handle(source) as fh:
         parser = _TagParser(fh, source.name, source.size())
         version, little = parser.header()
-        tags = parser.group("", depth=0, root=True)
+        tags = parser.group("", depth=0)
     return TagFile(version, little, tags)
 
 
@@ -207,7 +207,7 @@ class _TagParser:
         self.order = "<" if byte_order == 1 else ">"
         return version, byte_order == 1
 
-    def group(self, path: str, depth: int, root: bool = False) -> dict[str, Any]:
+    def group(self, path: str, depth: int) -> dict[str, Any]:
         if depth > MAX_DEPTH:
             raise self.fail(f"tag groups nested deeper than {MAX_DEPTH} levels", path)
         self.read(2, path, "a tag group header")  # sorted, open flags
@@ -220,31 +220,33 @@ class _TagParser:
         out: dict[str, Any] = {}
         unnamed = {GROUP: 0, DATA: 0}
         for _ in range(count):
-            name, value, kind = self.entry(path, depth)
+            kind, name = self.tag_header(path)
             if not name:
                 name = f"{'TagGroup' if kind == GROUP else 'Data'}{unnamed[kind]}"
                 unnamed[kind] += 1
-            out[_unique_key(name, out)] = value
+            key = _unique_key(name, out)
+            child = f"{path}/{key}"
+            if self.version == 4:
+                self.tag_length(child)
+            out[key] = self.group(child, depth + 1) if kind == GROUP else self.data(child)
         return out
 
-    def entry(self, path: str, depth: int) -> tuple[str, Any, int]:
+    def tag_header(self, path: str) -> tuple[int, str]:
         start = self.pos
         kind = self.read(1, path, "a tag header")[0]
         if kind not in (GROUP, DATA):
             raise self.fail(f"tag kind byte is {kind}; expected 20 (group) or 21 (data)", path, start)
         name_length = int.from_bytes(self.read(2, path, "a tag header"), "big")
-        name = _decode_name(self.read(name_length, path, "a tag name"))
-        child = f"{path}/{name}"
-        if self.version == 4:
-            length = self.word(child, "a tag header")
-            if length > self.size - self.pos:
-                raise self.fail(
-                    f"tag claims {length} bytes but only {self.size - self.pos} are left in the file; "
-                    "it may be truncated",
-                    child,
-                )
-        value = self.group(child, depth + 1) if kind == GROUP else self.data(child)
-        return name, value, kind
+        return kind, _decode_name(self.read(name_length, path, "a tag name"))
+
+    def tag_length(self, path: str) -> None:
+        length = self.word(path, "a tag header")
+        if length > self.size - self.pos:
+            raise self.fail(
+                f"tag claims {length} bytes but only {self.size - self.pos} are left in the file; "
+                "it may be truncated",
+                path,
+            )
 
     # ------------------------------------------------------------------ data tags
     def data(self, path: str) -> Any:

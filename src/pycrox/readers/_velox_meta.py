@@ -54,7 +54,9 @@ def parse_json(raw: Any, source: str, where: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FormatError(source, f"metadata is not valid JSON ({exc.msg} at character {exc.pos})", where=where) from None
+        raise FormatError(
+            source, f"metadata is not valid JSON ({exc.msg} at character {exc.pos})", where=where
+        ) from None
 
 
 def json_value(dset: h5py.Dataset, source: str) -> Any:
@@ -72,8 +74,11 @@ def read_frame_metadata(group: h5py.Group, source: str) -> list[dict[str, Any]]:
         return [{}]
     dset = group["Metadata"]
     if dset.ndim != 2 or dset.dtype != np.uint8:
-        raise FormatError(source, f"Metadata has shape {dset.shape} {dset.dtype}; expected (bytes, frames) uint8",
-                          where=dset.name)
+        raise FormatError(
+            source,
+            f"Metadata has shape {dset.shape} {dset.dtype}; expected (bytes, frames) uint8",
+            where=dset.name,
+        )
     block = dset[()]
     frames = [parse_json(block[:, i], source, f"{dset.name}[:, {i}]") for i in range(block.shape[1])]
     return frames or [{}]
@@ -132,7 +137,10 @@ def detector_entry(meta: dict[str, Any], name: str | None) -> dict[str, Any]:
     """The ``Detectors`` entry of detector `name` (exact name, then prefix, then ``DetectorIndex``)."""
     detectors = meta.get("Detectors") if isinstance(meta.get("Detectors"), dict) else {}
     entries = [d for d in detectors.values() if isinstance(d, dict)]
-    for match in (lambda d: d.get("DetectorName") == name, lambda d: str(d.get("DetectorName", "")).startswith(name)):
+    for match in (
+        lambda d: d.get("DetectorName") == name,
+        lambda d: str(d.get("DetectorName", "")).startswith(name),
+    ):
         found = [d for d in entries if name and match(d)]
         if found:
             return found[0]
@@ -190,13 +198,18 @@ def normalised(meta: dict[str, Any], detector: str | None) -> dict[str, Any]:
         "magnification": _magnification(meta),
         "camera_length": _quantity(optics.get("CameraLength"), "mm", 1e3),
         "convergence_angle": _quantity(optics.get("BeamConvergence"), "mrad", 1e3),
-        "dwell_time": _quantity(scan.get("DwellTime"), "s") if scanned and kind != "ImagingDetector" else None,
+        "dwell_time": _quantity(scan.get("DwellTime"), "s")
+        if scanned and kind != "ImagingDetector"
+        else None,
         "exposure_time": _quantity(entry.get("ExposureTime"), "s") if kind == "ImagingDetector" else None,
         "live_time": _quantity(entry.get("LiveTime"), "s") if kind == "AnalyticalDetector" else None,
         "real_time": _quantity(entry.get("RealTime"), "s") if kind == "AnalyticalDetector" else None,
         "elevation_angle": _quantity(entry.get("ElevationAngle"), "deg", 180 / math.pi),
         "azimuth_angle": _quantity(entry.get("AzimuthAngle"), "deg", 180 / math.pi),
     }
+    if detector and "+" in detector:  # a sum over detectors: per-detector values do not apply
+        for key in ("live_time", "real_time", "azimuth_angle"):
+            values[key] = None
     return {key: value for key, value in values.items() if value is not None}
 
 

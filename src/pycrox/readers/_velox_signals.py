@@ -119,7 +119,10 @@ def _modality(item: VeloxItem) -> str:
 
 def _attrs(item: VeloxItem, name: str, source: str) -> dict[str, Any]:
     return {
-        "name": name, "title": item.title, "source": source, "metadata": meta_.normalised(item.meta, item.detector),
+        "name": name,
+        "title": item.title,
+        "source": source,
+        "metadata": meta_.normalised(item.meta, item.detector),
         "original_metadata": {**item.meta, **item.original},
     }
 
@@ -137,8 +140,15 @@ def image_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Da
     else:
         dims, coords = (*dims, "frame"), {**coords, "frame": _frame_axis(item, count)}
     data_type = "IMAGE" if count == 1 else "IMAGE_STACK"
-    return model.from_array(lazy, dims, coords=coords, quantity="Intensity", data_type=data_type,
-                            modality=_modality(item), **_attrs(item, name, source))
+    return model.from_array(
+        lazy,
+        dims,
+        coords=coords,
+        quantity="Intensity",
+        data_type=data_type,
+        modality=_modality(item),
+        **_attrs(item, name, source),
+    )
 
 
 def spectrum_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.DataArray:
@@ -151,9 +161,16 @@ def spectrum_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr
         lazy = lazy[indexing.BasicIndexer((slice(None), 0))]
     elif count is not None:
         dims, coords = ("energy", "frame"), {**coords, "frame": {"values": np.arange(count), "units": ""}}
-    return model.from_array(lazy, dims, coords=coords, quantity="X-ray counts", units="counts",
-                            data_type="SPECTRUM" if len(dims) == 1 else "LINE_PLOT_FAMILY",
-                            modality="EDS", **_attrs(item, name, source))
+    return model.from_array(
+        lazy,
+        dims,
+        coords=coords,
+        quantity="X-ray counts",
+        units="counts",
+        data_type="SPECTRUM" if len(dims) == 1 else "LINE_PLOT_FAMILY",
+        modality="EDS",
+        **_attrs(item, name, source),
+    )
 
 
 def cube_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.DataArray:
@@ -162,6 +179,13 @@ def cube_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Dat
     cube = StreamCube(manager, item.streams, item.shape, item.dtype, item.frames, source)
     dims, coords = spatial_axes(item.meta, ny, nx)
     coords["energy"] = energy_axis(item.meta, item.detector, channels)
-    return model.from_array(indexing.LazilyIndexedArray(cube), (*dims, "energy"), coords=coords,
-                            quantity="X-ray counts", units="counts", data_type="SPECTRAL_IMAGE",
-                            modality="EDS", **_attrs(item, name, source))
+    return model.from_array(
+        indexing.LazilyIndexedArray(cube),
+        (*dims, "energy"),
+        coords=coords,
+        quantity="X-ray counts",
+        units="counts",
+        data_type="SPECTRAL_IMAGE",
+        modality="EDS",
+        **_attrs(item, name, source),
+    )

@@ -95,8 +95,13 @@ class StreamCube(BackendArray):
     """
 
     def __init__(
-        self, manager: Any, stream_paths: Sequence[str], shape: tuple[int, int, int], dtype: Any,
-        frames: int | None, source: str,
+        self,
+        manager: Any,
+        stream_paths: Sequence[str],
+        shape: tuple[int, int, int],
+        dtype: Any,
+        frames: int | None,
+        source: str,
     ) -> None:
         self._manager, self._paths = manager, tuple(stream_paths)
         self.shape, self.dtype = tuple(int(n) for n in shape), np.dtype(dtype)
@@ -108,13 +113,18 @@ class StreamCube(BackendArray):
     def _read(self, key: tuple) -> np.ndarray:
         picks = [np.arange(n)[k] for k, n in zip(key, self.shape, strict=True)]
         scalar_axes = tuple(i for i, p in enumerate(picks) if np.ndim(p) == 0)
-        uniques, inverses = zip(*(np.unique(np.atleast_1d(p), return_inverse=True) for p in picks), strict=True)
+        uniques, inverses = zip(
+            *(np.unique(np.atleast_1d(p), return_inverse=True) for p in picks), strict=True
+        )
         out = np.zeros(tuple(u.size for u in uniques), dtype=self.dtype)
         if out.size:
             lookups = [_lookup(u, n) for u, n in zip(uniques, self.shape, strict=True)]
             for path in self._paths:
                 self._accumulate(path, lookups, out)
-        if any(inv.size != u.size or np.any(inv != np.arange(u.size)) for u, inv in zip(uniques, inverses, strict=True)):
+        if any(
+            inv.size != u.size or np.any(inv != np.arange(u.size))
+            for u, inv in zip(uniques, inverses, strict=True)
+        ):
             out = out[np.ix_(*inverses)]
         return out.squeeze(axis=scalar_axes) if scalar_axes else out
 
@@ -128,8 +138,11 @@ class StreamCube(BackendArray):
             seen += markers
             if chans.size and int(chans.max()) >= channels:
                 bad = int(chans.max())
-                raise FormatError(self._source, f"stream value {bad} is neither a channel below {channels} nor "
-                                  f"the pixel marker {MARKER}", where=f"{path}[{start}:]")
+                raise FormatError(
+                    self._source,
+                    f"stream value {bad} is neither a channel below {channels} nor the pixel marker {MARKER}",
+                    where=f"{path}[{start}:]",
+                )
             if limit is not None:
                 keep = pixels < limit
                 pixels, chans = pixels[keep], chans[keep]
@@ -148,7 +161,7 @@ class StreamCube(BackendArray):
         for start in range(0, length, BLOCK):
             with HDF5_LOCK:
                 dset = self._manager.acquire()[path]
-                block = dset[start:start + BLOCK, 0] if dset.ndim == 2 else dset[start:start + BLOCK]
+                block = dset[start : start + BLOCK, 0] if dset.ndim == 2 else dset[start : start + BLOCK]
             yield start, np.asarray(block)
 
 
