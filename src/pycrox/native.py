@@ -91,6 +91,9 @@ def write_zarr(obj: Any, store: Any, *, mode: str = "w-", storage_options: dict 
 def _quiet_to_zarr(tree: xr.DataTree, store: Any, **kwargs: Any) -> None:
     with warnings.catch_warnings():  # consolidated metadata is a zarr-python extension to v3; we want it
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        # fixed-length unicode (e.g. an ``rgb`` coordinate "R", "G", "B"): written as zarr's
+        # fixed-length UTF-32 type so the dtype comes back exactly; zarr calls it unstable
+        warnings.filterwarnings("ignore", message=r".*does not have a Zarr V3 specification")
         tree.to_zarr(store, mode="w", consolidated=True, zarr_format=3, **kwargs)
 
 

@@ -65,10 +65,8 @@ class Source:
             return self.fileobj
         if self.path is not None:
             return open(self.path, "rb")
-        options = dict(self.storage_options)
-        if block_size is not None:
-            options.setdefault("block_size", block_size)
-        return fsspec.open(self.url, "rb", **options).open()
+        fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+        return fs.open(path, "rb", **({"block_size": block_size} if block_size else {}))
 
     def size(self) -> int:
         """Size in bytes."""

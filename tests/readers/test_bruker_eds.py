@@ -15,7 +15,7 @@ from pycrox import model
 from pycrox.errors import FormatError
 from pycrox.readers import _bcf, _bcf_unpack, _sfs, bruker_eds
 from pycrox.readers.bruker_eds import BrukerEDSBackendEntrypoint
-from tests.readers._vendor_corpus import DOORS, CountingFile, check, manifest_files
+from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 FILES = manifest_files("bruker_eds/")
 BCF = ["16x16_12bit_packed_8bit.bcf", "30x30_instructively_packed_16bit_compressed.bcf",
@@ -39,6 +39,11 @@ def rsciio_bruker():
 @pytest.mark.parametrize("rel", FILES)
 def test_corpus_file_matches_manifest(rel, door):
     assert check(rel, door, BrukerEDSBackendEntrypoint) == []
+
+
+@pytest.mark.parametrize("rel", FILES)
+def test_corpus_file_is_a_valid_pycrox_tree(rel, shared_data):
+    assert_valid_tree(shared_data / "vendor" / rel)
 
 
 @pytest.mark.parametrize("name", BCF)

@@ -17,7 +17,7 @@ import pycrox
 from pycrox.errors import FormatError
 from pycrox.readers import nion
 from pycrox.readers.nion import NionBackendEntrypoint
-from tests.readers._vendor_corpus import DOORS, CountingFile, check, manifest_files
+from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 FILES = manifest_files("nion/")
 
@@ -51,6 +51,11 @@ def _ndata(path: Path, data: np.ndarray, properties: dict, *, compression: int =
 @pytest.mark.parametrize("rel", FILES)
 def test_corpus_file_matches_manifest(rel, door):
     assert check(rel, door, NionBackendEntrypoint) == []
+
+
+@pytest.mark.parametrize("rel", FILES)
+def test_corpus_file_is_a_valid_pycrox_tree(rel, shared_data):
+    assert_valid_tree(shared_data / "vendor" / rel)
 
 
 def test_corpus_file_agrees_with_a_direct_zip_decode(nion_dir):
@@ -174,7 +179,7 @@ def test_missing_member_and_bad_json(tmp_path):
     path = tmp_path / "nojson.ndata"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("data.npy", b"\x93NUMPY")
-    with pytest.raises(FormatError, match="metadata.json"):
+    with pytest.raises(FormatError, match=r"has no .metadata\.json"):
         pycrox.open(path, engine="nion")
     bad = tmp_path / "badjson.ndata"
     with zipfile.ZipFile(bad, "w") as zf:

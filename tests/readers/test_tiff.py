@@ -18,7 +18,7 @@ from pycrox._binary import RawArray
 from pycrox.errors import FormatError
 from pycrox.readers import _tiff_data, tiff
 from pycrox.readers.tiff import TIFFBackendEntrypoint
-from tests.readers._vendor_corpus import DOORS, CountingFile, check, manifest_files
+from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 FILES = manifest_files("tiff/")
 
@@ -35,6 +35,11 @@ def tiff_dir(shared_data) -> Path:
 @pytest.mark.parametrize("rel", FILES)
 def test_corpus_file_matches_manifest(rel, door):
     assert check(rel, door, TIFFBackendEntrypoint) == []
+
+
+@pytest.mark.parametrize("rel", FILES)
+def test_corpus_file_is_a_valid_pycrox_tree(rel, shared_data):
+    assert_valid_tree(shared_data / "vendor" / rel)
 
 
 def test_every_corpus_file_is_detected_as_tiff(tiff_dir):

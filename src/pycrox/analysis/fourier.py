@@ -15,11 +15,11 @@ import scipy.fft
 import scipy.signal
 import xarray as xr
 
-from pycrox import model, provenance, units
+from pycrox import provenance, units
+from pycrox.analysis import _reciprocal
 from pycrox.analysis._dims import (
     NonFiniteError,
     coordinate_spacing,
-    coordinate_units,
     core_chunks_ok,
     dims_of_type,
     resolve_dims,
@@ -30,9 +30,7 @@ __all__ = ["WINDOWS", "fft", "ifft", "power_spectrum"]
 #: window names accepted by `fft` and `power_spectrum`
 WINDOWS = ("hann", "hamming", "blackman")
 #: coordinate attr holding what `fft` replaced
-SOURCE_ATTR = "fft_source"
-_RECIPROCAL_NAMES = {"x": "kx", "y": "ky", "z": "kz"}
-_DIRECT_NAMES = {v: k for k, v in _RECIPROCAL_NAMES.items()}
+SOURCE_ATTR = _reciprocal.SOURCE_ATTR
 
 
 def fft(
@@ -100,13 +98,15 @@ def fft(
     _check_window(window)
     if real and np.iscomplexobj(np.empty(0, da.dtype)):
         raise ValueError(f"fft: real=True needs real data, {da.name!r} is {da.dtype}")
-    source = _resample_uniform(da, dims, "fft") if interpolate else da
+    source = _reciprocal.resample_uniform(da, dims) if interpolate else da
     steps = {d: coordinate_spacing(source, d, "fft") for d in dims}
     source = core_chunks_ok(source, dims, "fft")
-    names = _new_names(source, dims, _RECIPROCAL_NAMES)
+    names = _reciprocal.new_names(source, dims, _reciprocal.RECIPROCAL_NAMES)
     real_source = not np.iscomplexobj(np.empty(0, da.dtype))
     coords = {
-        new: _reciprocal_coordinate(source, d, new, steps[d], shift, real and d == dims[-1], real_source)
+        new: _reciprocal.reciprocal_coordinate(
+            source, d, new, steps[d], shift, real and d == dims[-1], real_source
+        )
         for d, new in zip(dims, names, strict=True)
     }
     taper = _window_array(window, [source.sizes[d] for d in dims], _float_dtype(source.dtype))
@@ -178,13 +178,15 @@ def ifft(
     infos = {d: dict(da.coords[d].attrs.get(SOURCE_ATTR) or {}) if d in da.coords else {} for d in dims}
     half = [d for d in dims if infos[d].get("half")]
     dims = tuple(d for d in dims if d not in half) + tuple(half)  # the half-spectrum dim goes last
-    shifted = {d: _was_shifted(da, d, infos[d], shift) for d in dims}
-    steps = {d: _frequency_step(da, d, shifted[d] or d in half) for d in dims}
+    shifted = {d: _reciprocal.was_shifted(da, d, infos[d], shift) for d in dims}
+    steps = {d: _reciprocal.frequency_step(da, d, shifted[d] or d in half) for d in dims}
     real_out = bool(half) or (real if real is not None else all(i.get("real_source") for i in infos.values()))
     source = core_chunks_ok(da, dims, "ifft")
-    names = _new_names(source, dims, _DIRECT_NAMES, {d: infos[d].get("name") for d in dims})
+    names = _reciprocal.new_names(
+        source, dims, _reciprocal.DIRECT_NAMES, {d: infos[d].get("name") for d in dims}
+    )
     coords = {
-        new: _direct_coordinate(source, d, new, steps[d], infos[d])
+        new: _reciprocal.direct_coordinate(source, d, new, steps[d], infos[d])
         for d, new in zip(dims, names, strict=True)
     }
     sizes = [coords[new].size for new in names]
@@ -383,115 +385,3 @@ def _complex_dtype(dtype: np.dtype) -> np.dtype:
     return (
         np.dtype(np.complex64) if dtype in (np.float32, np.float16, np.complex64) else np.dtype(np.complex128)
     )
-
-
-def _new_names(
-    da: xr.DataArray,
-    dims: tuple[Hashable, ...],
-    table: dict[Hashable, Hashable],
-    stored: dict[Hashable, Any] | None = None,
-) -> list[Hashable]:
-    """Renamed dims (x -> kx, or the stored original name), keeping a name that would collide."""
-    names = []
-    for d in dims:
-        new = (stored or {}).get(d) or table.get(d, d)
-        clash = new != d and (new in da.dims or new in names)
-        names.append(d if clash else new)
-    return names
-
-
-def _inverse_unit(unit_text: str, quantity: str) -> str:
-    return units.format(units.parse(unit_text, quantity) ** -1) if unit_text else ""
-
-
-def _reciprocal_quantity(quantity: str) -> str:
-    if not quantity:
-        return ""
-    if quantity.lower().startswith("reciprocal "):
-        return quantity[len("reciprocal ") :].capitalize()
-    return f"Reciprocal {quantity.lower()}"
-
-
-def _reciprocal_coordinate(
-    da: xr.DataArray, dim: Hashable, new: Hashable, step: float, shift: bool, half: bool, real_source: bool
-) -> xr.DataArray:
-    size = da.sizes[dim]
-    unit_text, quantity = coordinate_units(da, dim)
-    if half:
-        freqs = scipy.fft.rfftfreq(size, step)
-    else:
-        freqs = scipy.fft.fftfreq(size, step)
-        freqs = np.fft.fftshift(freqs) if shift else freqs
-    coord = model.coordinate(
-        new,
-        freqs,
-        units=_inverse_unit(unit_text, quantity),
-        quantity=_reciprocal_quantity(quantity),
-        dimension_type="RECIPROCAL",
-    )
-    first = float(da.coords[dim].values[0]) if dim in da.coords else 0.0
-    original = {
-        k: v for k, v in (da.coords[dim].attrs if dim in da.coords else {}).items() if k != SOURCE_ATTR
-    }
-    coord.attrs[SOURCE_ATTR] = {
-        "name": str(dim),
-        "offset": first,
-        "spacing": step,
-        "size": size,
-        "shifted": bool(shift and not half),
-        "half": bool(half),
-        "real_source": bool(real_source),
-        "attrs": original,
-    }
-    return coord
-
-
-def _direct_coordinate(
-    da: xr.DataArray, dim: Hashable, new: Hashable, step: float, info: dict
-) -> xr.DataArray:
-    if info:
-        values = info["offset"] + info["spacing"] * np.arange(info["size"], dtype=np.float64)
-        coord = xr.DataArray(values, dims=(new,), name=new, attrs=dict(info.get("attrs") or {}))
-        return coord
-    size = da.sizes[dim]
-    unit_text, quantity = coordinate_units(da, dim)
-    known = model.DIMENSIONS.get(str(new))
-    kind = known[1] if known and str(new) != str(dim) else "UNKNOWN"
-    return model.coordinate(
-        new,
-        np.arange(size) / (size * step),
-        units=_inverse_unit(unit_text, quantity),
-        quantity=_reciprocal_quantity(quantity),
-        dimension_type=kind,
-    )
-
-
-def _frequency_step(da: xr.DataArray, dim: Hashable, shifted: bool) -> float:
-    """Step of a frequency coordinate, in centred order (``fftshift`` of an unshifted one)."""
-    if dim not in da.coords:
-        return coordinate_spacing(da, dim, "ifft")
-    values = da.coords[dim].values
-    centred = values if shifted else np.fft.fftshift(values)
-    return coordinate_spacing(xr.DataArray(centred, dims=(dim,), coords={dim: centred}), dim, "ifft")
-
-
-def _was_shifted(da: xr.DataArray, dim: Hashable, info: dict, shift: bool | None) -> bool:
-    if shift is not None:
-        return shift
-    if "shifted" in info:
-        return bool(info["shifted"])
-    return bool(dim in da.coords and float(da.coords[dim].values[0]) < 0)
-
-
-def _resample_uniform(da: xr.DataArray, dims: tuple[Hashable, ...], func: str) -> xr.DataArray:
-    """Linear resampling of each of `dims` onto a uniform grid with the same end points and size."""
-    out = da
-    for d in dims:
-        if d not in da.coords:
-            continue
-        values = np.asarray(da.coords[d].values, dtype=np.float64)
-        grid = np.linspace(values[0], values[-1], values.size)
-        if not np.allclose(values, grid, rtol=0, atol=1e-9 * abs(values[-1] - values[0])):
-            out = out.interp({d: grid}).assign_attrs(out.attrs)
-            out.coords[d].attrs.update(da.coords[d].attrs)
-    return out

@@ -41,6 +41,7 @@ class VeloxItem:
     dtype: Any = None
     streams: tuple[str, ...] = ()
     frames: int | None = None
+    chunks: tuple[int, ...] | None = None
 
 
 class ComplexH5Array(BackendArray):
@@ -140,7 +141,7 @@ def image_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Da
     else:
         dims, coords = (*dims, "frame"), {**coords, "frame": _frame_axis(item, count)}
     data_type = "IMAGE" if count == 1 else "IMAGE_STACK"
-    return model.from_array(
+    da = model.from_array(
         lazy,
         dims,
         coords=coords,
@@ -149,6 +150,7 @@ def image_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Da
         modality=_modality(item),
         **_attrs(item, name, source),
     )
+    return _with_chunks(da, (*dims[:2], "frame"), item.chunks)
 
 
 def spectrum_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.DataArray:
@@ -161,7 +163,7 @@ def spectrum_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr
         lazy = lazy[indexing.BasicIndexer((slice(None), 0))]
     elif count is not None:
         dims, coords = ("energy", "frame"), {**coords, "frame": {"values": np.arange(count), "units": ""}}
-    return model.from_array(
+    da = model.from_array(
         lazy,
         dims,
         coords=coords,
@@ -171,6 +173,17 @@ def spectrum_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr
         modality="EDS",
         **_attrs(item, name, source),
     )
+    return _with_chunks(da, ("energy", "frame"), item.chunks)
+
+
+def _with_chunks(
+    da: xr.DataArray, stored_dims: tuple[str, ...], chunks: tuple[int, ...] | None
+) -> xr.DataArray:
+    """Record the HDF5 chunk shape as ``encoding["preferred_chunks"]`` of the dims `da` kept."""
+    if chunks:
+        preferred = dict(zip(stored_dims, chunks, strict=False))
+        da.encoding["preferred_chunks"] = {dim: preferred[dim] for dim in da.dims if dim in preferred}
+    return da
 
 
 def cube_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.DataArray:

@@ -191,6 +191,7 @@ def _group_plan(group: h5py.Group, name: str) -> dict[str, Any]:
         "dims": dims,
         "attrs": attrs,
         "extras": extras,
+        "chunks": data.chunks,
     }
 
 
@@ -302,7 +303,7 @@ def _signal(manager: Any, plan: dict[str, Any], root: dict[str, Any], source: st
         "dims": {a["key"]: {"name": a["name"], "units": a["raw_units"]} for a in plan["axes"]},
     }
     title = plan["name"]
-    return model.from_array(
+    da = model.from_array(
         lazy_variable_data(manager, plan["path"]),
         plan["dims"],
         coords=coords,
@@ -312,6 +313,9 @@ def _signal(manager: Any, plan: dict[str, Any], root: dict[str, Any], source: st
         metadata=_normalised(root["original_metadata"], plan["extras"]),
         original_metadata=original,
     )
+    if plan["chunks"]:
+        da.encoding["preferred_chunks"] = dict(zip(plan["dims"], plan["chunks"], strict=True))
+    return da
 
 
 def _group_nodes(manager: Any, plans: dict[str, dict]) -> dict[str, xr.Dataset]:

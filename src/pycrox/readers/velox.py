@@ -172,13 +172,15 @@ def _image_item(h5: h5py.File, path: str, titles: dict[str, str], name: str) -> 
         original,
         shape=dset.shape,
         dtype=dset.dtype,
+        chunks=dset.chunks,
     )
 
 
 def _spectrum_item(h5: h5py.File, path: str, name: str) -> VeloxItem:
     meta = meta_.read_frame_metadata(h5[path], name)[0]
     detector = (meta.get("BinaryResult") or {}).get("Detector")
-    return VeloxItem("Spectrum", path, f"EDS {detector}" if detector else "EDS", meta, detector)
+    title = f"EDS {detector}" if detector else "EDS"
+    return VeloxItem("Spectrum", path, title, meta, detector, chunks=h5[path]["Data"].chunks)
 
 
 def _cube_items(h5: h5py.File, images: list[VeloxItem], name: str) -> list[VeloxItem]:
