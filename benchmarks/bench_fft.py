@@ -4,7 +4,8 @@ Stack ``frames x size x size`` float32 (default 64 x 1024 x 1024 = 256 MiB), tra
 the two image dims. Cases run interleaved (A B C ... A B C ...); the table gives the median and
 min-max of the repeats, the ratio to ``scipy.fft.fft2(workers=-1)`` within this run, the peak
 memory on top of the input ("+MiB": process peak RSS during the call minus RSS before it) and
-the largest deviation from the reference spectrum (relative to its largest magnitude).
+the largest deviation from the reference spectrum (relative to its largest magnitude). The
+order of the cases rotates from one repeat to the next.
 
     .venv/bin/python benchmarks/bench_fft.py [--frames 64] [--size 1024] [--repeats 5] [--no-sidpy]
 """
@@ -144,8 +145,11 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in cases}
     memory: dict[str, list[float]] = {name: [] for name in cases}
     notes: dict[str, str] = {}
-    for _ in range(args.repeats):
-        for name, case in cases.items():
+    names = list(cases)
+    for repeat in range(args.repeats):
+        # rotate the order every repeat: the case after a big allocation pays its page faults
+        for name in names[repeat % len(names) :] + names[: repeat % len(names)]:
+            case = cases[name]
             if name in notes and notes[name].startswith("FAILED"):
                 continue
             try:

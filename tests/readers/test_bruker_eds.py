@@ -179,6 +179,20 @@ def test_lying_chunk_size_raises(eds_dir, tmp_path):
         pycrox.open_tree(path)
 
 
+def test_lying_file_size_in_the_file_table_raises(eds_dir, tmp_path):
+    raw = bytearray((eds_dir / "P45_the_default_job.bcf").read_bytes())
+    chunksize, = struct.unpack_from("<I", raw, 0x128)
+    tree_chunk, n_entries = struct.unpack_from("<II", raw, 0x140)
+    table = 0x138 + tree_chunk * chunksize
+    entry = next(table + 512 * i for i in range(n_entries)
+                 if raw[table + 512 * i + 224:].startswith(b"SpectrumData0\x00"))
+    struct.pack_into("<Q", raw, entry + 4, 2**40)  # the file's size
+    path = tmp_path / "huge.bcf"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(FormatError, match=r"SpectrumData0 claims 1099511627776 bytes"):
+        pycrox.open_tree(path)["EDX"]["EDX"].values  # noqa: B018
+
+
 def test_damaged_hypermap_stream_raises_on_access(eds_dir, tmp_path):
     raw = bytearray((eds_dir / "P45_the_default_job.bcf").read_bytes())
     container = _sfs.SFSContainer(pycrox.sources.open_source(eds_dir / "P45_the_default_job.bcf"))

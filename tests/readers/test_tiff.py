@@ -123,6 +123,29 @@ def test_hamamatsu_wavelength_axis_is_the_stored_table(tiff_dir):
     assert da.attrs["metadata"]["detector"] == "C13440-20CU"
 
 
+def test_hamamatsu_streak_mode_keeps_a_non_uniform_time_axis(tmp_path):
+    """Synthetic HPD-TA file: a quadratic time table (ns) and a linear wavelength table (nm)."""
+    data = np.arange(6 * 8, dtype=np.uint16).reshape(6, 8)
+    description = ('[Application],Software="HPD-TA"\r\n[Camera],CameraName="C0000"\r\n'
+                   '[Scaling],ScalingXType=2,ScalingXUnit="nm",ScalingXScalingFile="#XXXXXXXX,0008",'
+                   'ScalingYType=2,ScalingYUnit="ns",ScalingYScalingFile="#YYYYYYYY,0006"')
+    path = tmp_path / "streak.tif"
+    tifffile.imwrite(path, data, description=description, software="HPD-TA 9.5", metadata=None,
+                     extratags=[(315, "s", 0, "Copyright Hamamatsu GmbH, 2018", True)])  # Artist
+    wavelength = (400.0 + 0.5 * np.arange(8)).astype("<f4")
+    time = (0.1 * np.arange(6) ** 2).astype("<f4")
+    raw = path.read_bytes()
+    x_at, y_at = len(raw), len(raw) + wavelength.nbytes
+    raw = raw.replace(b"XXXXXXXX", b"%08d" % x_at).replace(b"YYYYYYYY", b"%08d" % y_at)
+    path.write_bytes(raw + wavelength.tobytes() + time.tobytes())
+    da = pycrox.open(path)
+    assert da.dims == ("time", "wavelength")
+    np.testing.assert_array_equal(da.time.values, time.astype(np.float64))  # kept as stored
+    assert da.time.attrs["units"] == "ns"
+    np.testing.assert_allclose(np.diff(da.wavelength.values), 0.5)
+    assert da.attrs["metadata"]["detector"] == "C0000"
+
+
 def test_dm_stack_has_calibrated_frame_axis(tiff_dir):
     da = pycrox.open(tiff_dir / "test_loading_image_saved_with_DM_stack.tif")
     assert da.dims == ("frame", "y", "x")

@@ -173,7 +173,7 @@ def core_chunks_ok(da: xr.DataArray, dims: Iterable[Hashable], func: str = "anal
     logger.info(
         "%s: rechunking %s to one chunk along %s (was %s) because it works on whole %s",
         func,
-        da.name,
+        repr(da.name) if da.name is not None else "the data",
         list(split),
         split,
         "lines" if len(split) == 1 else "planes",

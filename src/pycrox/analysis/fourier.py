@@ -89,6 +89,7 @@ def fft(
 
     Examples
     --------
+    >>> from pycrox import model
     >>> da = model.from_array(np.ones((4, 8)), coords={"x": {"values": np.arange(8) * 0.5, "units": "nm"}})
     >>> spec = fft(da, "x")
     >>> spec.dims, spec.kx.attrs["units"], spec.kx.values[:3].tolist()
@@ -169,6 +170,7 @@ def ifft(
 
     Examples
     --------
+    >>> from pycrox import model
     >>> da = model.from_array(np.arange(8.0), dims=["x"], coords={"x": {"values": 2 + np.arange(8.0), "units": "nm"}})
     >>> back = ifft(fft(da))
     >>> np.allclose(back.values, da.values), back.x.values[0].item(), back.x.attrs["units"]
@@ -243,6 +245,7 @@ def power_spectrum(
 
     Examples
     --------
+    >>> from pycrox import model
     >>> da = model.from_array(np.cos(np.pi * np.arange(8.0)), dims=["x"], units="V")
     >>> ps = power_spectrum(da, "x", shift=False)
     >>> ps.values.round(6).tolist(), ps.attrs["units"]

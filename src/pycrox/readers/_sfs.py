@@ -89,6 +89,9 @@ class SFSContainer:
 
     def _chained(self, fh: Any, first: int, nbytes: int) -> bytes:
         """`nbytes` of payload from chunk `first` on, following the next-chunk links."""
+        if nbytes > self.file_size:
+            raise FormatError(self.source.name, f"a chunk table claims {nbytes} bytes but the container has "
+                              f"{self.file_size}", where=f"chunk {first}")
         parts, index, remaining = [], first, nbytes
         for _ in range(math.ceil(nbytes / self.payload) or 1):
             offset = self._chunk_offset(index, "a chunk table")
@@ -105,6 +108,9 @@ class SFSContainer:
         return data
 
     def _pointers(self, fh: Any, entry: SFSEntry) -> np.ndarray:
+        if entry.size > self.file_size:
+            raise FormatError(self.source.name, f"{entry.path} claims {entry.size} bytes but the container has "
+                              f"{self.file_size}", where=f"file table entry {entry.path!r}")
         n = math.ceil(entry.size / self.payload)
         table = self._chained(fh, entry.table_chunk, 4 * n)
         pointers = np.frombuffer(table[: 4 * n], dtype="<u4").astype(np.int64)

@@ -42,6 +42,7 @@ class VeloxItem:
     streams: tuple[str, ...] = ()
     frames: int | None = None
     chunks: tuple[int, ...] | None = None
+    file_name: str = ""
 
 
 class ComplexH5Array(BackendArray):
@@ -189,7 +190,7 @@ def _with_chunks(
 def cube_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.DataArray:
     """An EDS spectrum image ``(y, x, energy)`` decoded from the spectrum streams on first access."""
     ny, nx, channels = item.shape
-    cube = StreamCube(manager, item.streams, item.shape, item.dtype, item.frames, source)
+    cube = StreamCube(manager, item.streams, item.shape, item.dtype, item.frames, item.file_name)
     dims, coords = spatial_axes(item.meta, ny, nx)
     coords["energy"] = energy_axis(item.meta, item.detector, channels)
     return model.from_array(

@@ -28,8 +28,8 @@ __all__ = ["MARKER", "StreamCube", "cube_dtype", "decode_block"]
 
 #: stream value that moves on to the next pixel
 MARKER = 65535
-#: stream values decoded at once (8 MiB of uint16)
-BLOCK = 1 << 22
+#: stream values decoded at once (2 MiB of uint16; about 100 MiB of temporaries)
+BLOCK = 1 << 20
 
 
 def cube_dtype(encoding: str, stream_lengths: Sequence[int]) -> np.dtype:

@@ -125,8 +125,8 @@ def _bcf_tree(source: Source, hypermap_dtype: Any) -> xr.DataTree:
         raise FormatError(source.name, "the header has no TRTSpectrumDatabase", where="EDSDatabase/HeaderData")
     header = _BCFHeader(top, source.name)
     nodes: dict[str, xr.Dataset] = {}
-    for title, image in header.images():
-        da = _image(image, title, header, source)
+    for title, image, calibrated in header.images():
+        da = _image(image, title, header, source, calibrated)
         nodes[f"/{_unique(_node_name(title), nodes)}"] = da.to_dataset(name=da.name)
     for index in header.map_indexes(container):
         da = _hypermap(container, header, index, source, hypermap_dtype)
@@ -156,21 +156,33 @@ class _BCFHeader:
     def calibrated(self) -> bool:
         return isinstance(self.sem.get("DX"), int | float) and isinstance(self.sem.get("DY"), int | float)
 
-    def images(self) -> list[tuple[str, np.ndarray]]:
-        """Non-empty planes of the main image (all-zero planes are unused detector slots)."""
-        node = self.image_node
+    def images(self) -> list[tuple[str, np.ndarray, bool]]:
+        """``(title, pixels, calibrated)`` of the non-empty image planes.
+
+        The map's own image (calibrated with the map's pixel size) and the overview images of
+        version-2 files (uncalibrated: their pixel size is not the map's). All-zero planes are
+        unused detector slots.
+        """
+        out = [(title, pixels, True) for title, pixels in self._planes(self.image_node)]
+        overview = self.top.find("./ClassInstance[@Type='TRTContainerClass']/ChildClassInstances/ClassInstance"
+                                 "[@Name='OverviewImages']/ChildClassInstances/ClassInstance[@Type='TRTImageData']")
+        out += [(f"overview {title}", pixels, False) for title, pixels in self._planes(overview)]
+        return out
+
+    def _planes(self, node: ET.Element | None) -> list[tuple[str, np.ndarray]]:
         if node is None:
             return []
         item = int(number(node.findtext("ItemSize")) or 0)
         dtype = np.dtype({1: "<u1", 2: "<u2", 4: "<u4"}.get(item, "<u2"))
+        shape = (int(number(node.findtext("Height")) or 0), int(number(node.findtext("Width")) or 0))
         out = []
         for plane in sorted((p for p in node if re.fullmatch(r"Plane\d+", p.tag)), key=lambda p: int(p.tag[5:])):
-            pixels = self._plane(plane, dtype)
+            pixels = self._plane(plane, dtype, shape)
             if pixels is not None and pixels.any():
                 out.append((plane.findtext("Description") or plane.tag, pixels))
         return out
 
-    def _plane(self, plane: ET.Element, dtype: np.dtype) -> np.ndarray | None:
+    def _plane(self, plane: ET.Element, dtype: np.dtype, shape: tuple[int, int]) -> np.ndarray | None:
         text = plane.findtext("Data")
         if not text:
             return None
@@ -179,11 +191,11 @@ class _BCFHeader:
         except (binascii.Error, ValueError) as exc:
             raise FormatError(self.source_name, f"image {plane.tag} is not base64 ({exc})",
                               where=f"EDSDatabase/HeaderData/{plane.tag}") from exc
-        if len(raw) != self.width * self.height * dtype.itemsize:
+        if len(raw) != shape[0] * shape[1] * dtype.itemsize:
             raise FormatError(self.source_name, f"image {plane.tag} holds {len(raw)} bytes but "
-                              f"{self.width} x {self.height} pixels of {dtype} need "
-                              f"{self.width * self.height * dtype.itemsize}", where=f"EDSDatabase/HeaderData/{plane.tag}")
-        return np.frombuffer(raw, dtype).reshape(self.height, self.width).astype(dtype.newbyteorder("="))
+                              f"{shape[1]} x {shape[0]} pixels of {dtype} need {shape[0] * shape[1] * dtype.itemsize}",
+                              where=f"EDSDatabase/HeaderData/{plane.tag}")
+        return np.frombuffer(raw, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
     def map_indexes(self, container: SFSContainer) -> list[int]:
         found = [int(m.group(1)) for p in container.files if (m := re.fullmatch(r"EDSDatabase/SpectrumData(\d+)", p))]
@@ -209,8 +221,8 @@ class _BCFHeader:
         return jsonlike({"Microscope": self.sem, "Stage": self.stage, "DSP Configuration": self.dsp})
 
 
-def _image(pixels: np.ndarray, title: str, header: _BCFHeader, source: Source) -> xr.DataArray:
-    coords = _spatial_coords(header, pixels.shape)
+def _image(pixels: np.ndarray, title: str, header: _BCFHeader, source: Source, calibrated: bool) -> xr.DataArray:
+    coords = _spatial_coords(header, pixels.shape) if calibrated else {}
     da = model.from_array(
         pixels, ("y", "x"), coords=coords, name=_node_name(title), title=title, quantity="Intensity",
         data_type="IMAGE", modality="SEM" if (number(header.sem.get("HV")) or 0) <= 30 else "STEM",

@@ -112,7 +112,11 @@ def _ndata_array(source: Source) -> tuple[Any, bool]:
     if member.compress_type != zipfile.ZIP_STORED:
         return _nion_files.deflated_npy(source, member), False
     start = _nion_files.member_data_offset(source, member)
-    head = _nion_files.read_range(source, start, min(member.file_size, 2**16))
+    head = _nion_files.read_range(source, start, min(member.file_size, 4096))
+    if head.startswith(b"\x93NUMPY") and len(head) >= 12:  # headers longer than 4 kB: read them whole
+        length = struct.unpack_from("<H" if head[6] == 1 else "<I", head, 8)[0]
+        if length + 12 > len(head):
+            head = _nion_files.read_range(source, start, min(member.file_size, length + 12))
     dtype, shape, fortran, header_size = parse_npy_header(head, source.name, start)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if header_size + nbytes > member.file_size:

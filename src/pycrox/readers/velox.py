@@ -193,7 +193,9 @@ def _cube_items(h5: h5py.File, images: list[VeloxItem], name: str) -> list[Velox
     groups: dict[int, list[_Stream]] = {}
     for stream in streams:
         groups.setdefault(stream.channels, []).append(stream)
-    return [_cube_item(members, _scan_shape(members[0].meta, images), frames) for members in groups.values()]
+    return [
+        _cube_item(members, _scan_shape(members[0].meta, images), frames, name) for members in groups.values()
+    ]
 
 
 class _Stream(NamedTuple):
@@ -230,7 +232,7 @@ def _stream(h5: h5py.File, path: str, name: str) -> _Stream:
     return _Stream(f"{path}/Data", meta, settings, channels, int(group["Data"].shape[0]))
 
 
-def _cube_item(members: list[_Stream], shape: tuple[int, int], frames: int | None) -> VeloxItem:
+def _cube_item(members: list[_Stream], shape: tuple[int, int], frames: int | None, name: str) -> VeloxItem:
     first = members[0]
     streams = {
         s.detector or s.path: {
@@ -253,6 +255,7 @@ def _cube_item(members: list[_Stream], shape: tuple[int, int], frames: int | Non
         dtype=cube_dtype(encoding, [s.length for s in members]),
         streams=tuple(s.path for s in members),
         frames=frames,
+        file_name=name,
     )
 
 
