@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from typing import Any
 
 import xarray as xr
 
 from pycrox import io, model, units_xr
+from pycrox.analysis import atoms, filters, fourier, registration, windows
+
+Dims = Hashable | Iterable[Hashable] | None
 
 __all__ = ["PycroCollectionAccessor", "PycroDataArrayAccessor"]
 
@@ -77,6 +81,58 @@ class PycroDataArrayAccessor(_Pycro):
     def to_units(self, **units: str) -> xr.DataArray:
         """Convert coordinates (by dim name) or the data (``data=``); see `pycrox.units_xr.to_units`."""
         return units_xr.to_units(self._obj, **units)
+
+    def fft(self, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Fourier transform with reciprocal coordinates; see `pycrox.analysis.fourier.fft`."""
+        return fourier.fft(self._obj, dim, **kwargs)
+
+    def ifft(self, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Inverse Fourier transform back to the original coordinates; see `pycrox.analysis.fourier.ifft`."""
+        return fourier.ifft(self._obj, dim, **kwargs)
+
+    def power_spectrum(self, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Squared magnitude of the Fourier transform; see `pycrox.analysis.fourier.power_spectrum`."""
+        return fourier.power_spectrum(self._obj, dim, **kwargs)
+
+    def gaussian_filter(self, sigma: Any, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Gaussian smoothing with a width in physical units; see `pycrox.analysis.filters.gaussian_filter`."""
+        return filters.gaussian_filter(self._obj, sigma, dim, **kwargs)
+
+    def median_filter(self, size: Any, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Median filter over a window in physical units; see `pycrox.analysis.filters.median_filter`."""
+        return filters.median_filter(self._obj, size, dim, **kwargs)
+
+    def fourier_filter(self, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Low/high/band-pass by physical frequency; see `pycrox.analysis.filters.fourier_filter`."""
+        return filters.fourier_filter(self._obj, dim, **kwargs)
+
+    def remove_background(self, dim: Hashable | None = None, degree: int = 1, **kwargs: Any) -> xr.DataArray:
+        """Subtract a polynomial background along a dim; see `pycrox.analysis.filters.remove_background`."""
+        return filters.remove_background(self._obj, dim, degree, **kwargs)
+
+    def level_plane(self, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Subtract each image's best-fit plane; see `pycrox.analysis.filters.level_plane`."""
+        return filters.level_plane(self._obj, dim, **kwargs)
+
+    def level_lines(self, dim: Hashable = "x", degree: int = 1) -> xr.DataArray:
+        """Subtract a polynomial from every scan line; see `pycrox.analysis.filters.level_lines`."""
+        return filters.level_lines(self._obj, dim, degree)
+
+    def register(self, dim: Hashable = "frame", **kwargs: Any) -> xr.Dataset:
+        """Drift-correct an image stack by phase correlation; see `pycrox.analysis.registration.register`."""
+        return registration.register(self._obj, dim, **kwargs)
+
+    def windows(self, size: Any, step: Any, dim: Dims = None) -> xr.DataArray:
+        """Sliding windows as new ``window_<dim>`` dims; see `pycrox.analysis.windows.windows`."""
+        return windows.windows(self._obj, size, step, dim)
+
+    def reassemble(self, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Put windows back into one image; see `pycrox.analysis.windows.reassemble`."""
+        return windows.reassemble(self._obj, dim, **kwargs)
+
+    def find_atoms(self, **kwargs: Any) -> xr.Dataset:
+        """Sub-pixel positions of bright atomic columns; see `pycrox.analysis.atoms.find_atoms`."""
+        return atoms.find_atoms(self._obj, **kwargs)
 
 
 @xr.register_dataset_accessor("pycro")

@@ -14,6 +14,7 @@ __all__ = [
     "DimensionError",
     "FormatError",
     "ModelError",
+    "NonFiniteError",
     "NotFoundError",
     "PycroxError",
     "UnitError",
@@ -77,6 +78,10 @@ class ModelError(PycroxError, ValueError):
 
 class DimensionError(PycroxError, ValueError):
     """A dimension is unknown, missing or of the wrong length."""
+
+
+class NonFiniteError(PycroxError, ValueError):
+    """The data hold NaN or infinite values where a computation needs finite numbers."""
 
 
 class UnitError(PycroxError, ValueError):

@@ -101,6 +101,10 @@ DIMENSIONS: dict[str, tuple[str, DimensionType]] = {
     "position": ("Position", DimensionType.POINT_CLOUD),
     "tilt": ("Angle", DimensionType.UNKNOWN),
     "rgb": ("Colour channel", DimensionType.CHANNEL),
+    "window_x": ("Length", DimensionType.SPATIAL),
+    "window_y": ("Length", DimensionType.SPATIAL),
+    "component": ("Component", DimensionType.UNKNOWN),
+    "cluster": ("Cluster", DimensionType.UNKNOWN),
 }
 
 #: normalised acquisition metadata keys (``attrs["metadata"]``) -> unit of their value

@@ -32,7 +32,7 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def record(obj: T, step: str, *, source: Any = None, **parameters: Any) -> T:
+def record(obj: T, step: str, /, *, source: Any = None, **parameters: Any) -> T:
     """Return `obj` with one more provenance step under ``attrs["provenance"]["pycrox"]``.
 
     Parameters

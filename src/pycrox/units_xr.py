@@ -61,7 +61,8 @@ def convert_factor(from_unit: str, to_unit: str, quantity: str | None = None) ->
         If either unit is unknown or they have different dimensionality.
     """
     try:
-        return float(units.ureg.Quantity(1.0, units.parse(from_unit, quantity)).to(units.parse(to_unit, quantity)).m)
+        factor = units.ureg.Quantity(1.0, units.parse(from_unit, quantity)).to(units.parse(to_unit, quantity)).m
+        return float(f"{factor:.15g}")  # 1e-6 / 1e-9 is 999.9999999999999 in binary: keep exact prefixes exact
     except pint.errors.DimensionalityError as exc:
         raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}: {exc}") from None
 

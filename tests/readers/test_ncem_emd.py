@@ -216,3 +216,14 @@ def test_truncated_and_foreign_files_are_format_errors(tmp_path, ncem_dir):
     assert not ncem_emd.guess_can_open(text)
     with pytest.raises(FormatError, match=r"text\.emd"):
         ncem_emd.read_tree(text)
+
+
+def test_damaged_hdf5_structure_is_a_format_error(ncem_dir, monkeypatch):
+    def damaged(*args, **kwargs):
+        raise RuntimeError("Object visitation failed (wrong B-tree signature)")
+
+    monkeypatch.setattr(ncem_emd, "_emd_groups", damaged)  # what libhdf5 raises on a corrupt B-tree
+    path = ncem_dir / "example_image.emd"
+    assert not ncem_emd.guess_can_open(path)
+    with pytest.raises(FormatError, match=r"example_image\.emd: damaged HDF5 structure \(RuntimeError"):
+        ncem_emd.read_tree(path)

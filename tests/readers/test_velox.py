@@ -362,3 +362,12 @@ def test_stream_value_beyond_bincount_fails_on_load(tmp_path, counts):
     )
     with pytest.raises(FormatError, match=r"badstream.emd:.*stream value 40 is neither a channel below 32"):
         da.load()
+
+
+def test_damaged_hdf5_structure_is_a_format_error(velox_dir, monkeypatch):
+    def damaged(*args, **kwargs):
+        raise RuntimeError("Object visitation failed (bad symbol table node signature)")
+
+    monkeypatch.setattr(velox.meta_, "file_metadata", damaged)  # what libhdf5 raises on a corrupt B-tree
+    with pytest.raises(FormatError, match=r"EMDReader_Image_FEI\.emd: damaged HDF5 structure \(RuntimeError"):
+        velox.read_tree(velox_dir / "EMDReader_Image_FEI.emd")

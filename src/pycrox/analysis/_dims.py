@@ -17,7 +17,7 @@ import pint
 import xarray as xr
 
 from pycrox import units
-from pycrox.errors import DimensionError, PycroxError, UnitError
+from pycrox.errors import DimensionError, NonFiniteError, UnitError
 
 __all__ = [
     "NonFiniteError",
@@ -179,10 +179,6 @@ def core_chunks_ok(da: xr.DataArray, dims: Iterable[Hashable], func: str = "anal
         "lines" if len(split) == 1 else "planes",
     )
     return da.chunk(dict.fromkeys(split, -1))
-
-
-class NonFiniteError(PycroxError, ValueError):
-    """The data hold NaN or infinite values where a computation needs finite numbers."""
 
 
 def check_finite(values: np.ndarray, func: str) -> None:

@@ -1,9 +1,10 @@
-"""Filters with sizes in physical units, Fourier band filters, polynomial backgrounds and levelling.
+"""Filters with sizes in physical units and Fourier band filters; re-exports backgrounds and levelling.
 
 Sizes are given as ``"0.5 nm"`` strings (or pint quantities, or ``"3 px"``), as numbers in the
 coordinate's units, or per dim as ``{"x": "0.5 nm", "y": ...}``; they are converted to pixels
 with the coordinate spacing. All functions keep dims, coordinates and attrs and add a
-provenance step.
+provenance step. `remove_background`, `level_plane` and `level_lines` live in
+`pycrox.analysis.background` and are importable from here too.
 """
 
 from __future__ import annotations
@@ -286,6 +287,6 @@ def _band_gain(
     with np.errstate(divide="ignore"):
         if high is not None:
             gain *= (radius <= high) if order is None else 1 / (1 + (radius / high) ** (2 * order))
-        if low is not None:
+        if low:  # low=0 keeps everything (and would make 0/0 at the zero frequency)
             gain *= (radius >= low) if order is None else 1 / (1 + (low / radius) ** (2 * order))
     return gain

@@ -111,6 +111,14 @@ class StreamCube(BackendArray):
         return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.OUTER, self._read)
 
     def _read(self, key: tuple) -> np.ndarray:
+        try:
+            return self._decode(key)
+        except (OSError, RuntimeError, KeyError) as exc:  # h5py on a damaged stream
+            raise FormatError(
+                self._source, f"cannot read the spectrum stream ({exc})", where=self._paths[0]
+            ) from exc
+
+    def _decode(self, key: tuple) -> np.ndarray:
         picks = [np.arange(n)[k] for k, n in zip(key, self.shape, strict=True)]
         scalar_axes = tuple(i for i, p in enumerate(picks) if np.ndim(p) == 0)
         uniques, inverses = zip(

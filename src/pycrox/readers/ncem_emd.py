@@ -32,6 +32,9 @@ from pycrox.errors import FormatError, PycroxError, UnitError
 
 __all__ = ["NCEMEMDBackendEntrypoint", "guess_can_open", "read_tree"]
 
+#: what h5py raises on damaged files (besides our own errors)
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
+
 #: vector names (lower case, without spaces and underscores) -> pycrox dim
 _DIM_NAMES = {
     "x": "x",
@@ -70,13 +73,13 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
         if not is_hdf5(filename_or_obj, storage_options):
             return False
         manager, _ = open_file_manager(filename_or_obj, storage_options)
-    except (PycroxError, OSError, TypeError, ValueError):
+    except (PycroxError, *H5_ERRORS):
         return False
     try:
         with HDF5_LOCK:
             h5 = manager.acquire()
             return _has_version(h5) and bool(_emd_groups(h5))
-    except (OSError, KeyError, TypeError, ValueError):
+    except H5_ERRORS:  # a damaged file is not claimed
         return False
     finally:
         if not isinstance(filename_or_obj, h5py.Group):
@@ -133,9 +136,11 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
             for path, plan in plans.items()
         }
         nodes.update(_group_nodes(manager, plans))
-    except BaseException:
+    except BaseException as exc:
         if not isinstance(filename_or_obj, h5py.Group):
             manager.close()
+        if isinstance(exc, H5_ERRORS) and not isinstance(exc, PycroxError):
+            raise FormatError(name, f"damaged HDF5 structure ({type(exc).__name__}: {exc})") from exc
         raise
     attrs = {
         "source": "Berkeley EMD",
@@ -144,7 +149,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
         "original_metadata": root["original_metadata"],
     }
     tree = xr.DataTree.from_dict({"/": xr.Dataset(attrs=attrs), **nodes})
-    tree.set_close(manager.close)
+    tree.set_close(None if isinstance(filename_or_obj, h5py.Group) else manager.close)
     return tree
 
 
@@ -164,10 +169,7 @@ def _plan(h5: h5py.File, name: str) -> tuple[dict[str, dict], dict[str, Any]]:
     for group in _METADATA_GROUPS:
         if isinstance(h5.get(group), h5py.Group):
             original[group] = _attrs(h5[group])
-    try:
-        plans = {path: _group_plan(h5[path], name) for path in paths}
-    except (OSError, KeyError) as exc:
-        raise FormatError(name, f"cannot read the EMD group layout ({exc})") from exc
+    plans = {path: _group_plan(h5[path], name) for path in paths}
     return plans, {"version": version, "original_metadata": original}
 
 

@@ -32,6 +32,9 @@ from pycrox.readers._velox_spectrum import cube_dtype
 
 __all__ = ["VeloxBackendEntrypoint", "guess_can_open", "read_tree"]
 
+#: what h5py raises on damaged files (besides our own errors)
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
+
 _BUILDERS: dict[str, Callable[..., xr.DataArray]] = {
     "Image": image_signal,
     "Spectrum": spectrum_signal,
@@ -45,12 +48,12 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
         if not is_hdf5(filename_or_obj, storage_options):
             return False
         manager, _ = open_file_manager(filename_or_obj, storage_options)
-    except (PycroxError, OSError, TypeError, ValueError):
+    except (PycroxError, *H5_ERRORS):
         return False
     try:
         with HDF5_LOCK:
             return is_velox(manager.acquire())
-    except (OSError, KeyError, TypeError, ValueError):
+    except H5_ERRORS:  # a damaged file is not claimed
         return False
     finally:
         if not isinstance(filename_or_obj, h5py.Group):
@@ -107,9 +110,11 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
             nodes[f"/{node_name}"] = xr.Dataset(
                 {node_name: _BUILDERS[item.kind](manager, item, node_name, source)}
             )
-    except BaseException:
+    except BaseException as exc:
         if not isinstance(filename_or_obj, h5py.Group):
             manager.close()
+        if isinstance(exc, H5_ERRORS) and not isinstance(exc, PycroxError):
+            raise FormatError(name, f"damaged HDF5 structure ({type(exc).__name__}: {exc})") from exc
         raise
     attrs = {
         "source": "Velox EMD",
@@ -118,20 +123,17 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
         "original_metadata": root["original_metadata"],
     }
     tree = xr.DataTree.from_dict({"/": xr.Dataset(attrs=attrs), **nodes})
-    tree.set_close(manager.close)
+    tree.set_close(None if isinstance(filename_or_obj, h5py.Group) else manager.close)
     return tree
 
 
 def _plan(h5: h5py.File, name: str) -> tuple[dict[str, Any], list[VeloxItem]]:
     """Read every signal's layout and metadata (not its data)."""
-    try:
-        file_meta = meta_.file_metadata(h5, name)
-        titles = meta_.signal_titles(file_meta, h5, name)
-        images = [_image_item(h5, path, titles, name) for path in _signal_groups(h5, "Image", name)]
-        spectra = [_spectrum_item(h5, path, name) for path in _signal_groups(h5, "Spectrum", name)]
-        cubes = _cube_items(h5, images, name)
-    except (OSError, KeyError) as exc:
-        raise FormatError(name, f"cannot read the Velox layout ({exc})", where="/Data") from exc
+    file_meta = meta_.file_metadata(h5, name)
+    titles = meta_.signal_titles(file_meta, h5, name)
+    images = [_image_item(h5, path, titles, name) for path in _signal_groups(h5, "Image", name)]
+    spectra = [_spectrum_item(h5, path, name) for path in _signal_groups(h5, "Spectrum", name)]
+    cubes = _cube_items(h5, images, name)
     version = file_meta.get("Version") if isinstance(file_meta.get("Version"), dict) else {}
     info = file_meta.get("Info") if isinstance(file_meta.get("Info"), dict) else {}
     root = {
