@@ -113,6 +113,18 @@ class LazyH5Array(BackendArray):
         )
 
     def _read(self, key: tuple) -> np.ndarray:
+        try:
+            return self._read_unchecked(key)
+        except (OSError, RuntimeError) as exc:  # libhdf5 on a damaged chunk or a vanished file
+            raise FormatError(self._name(), f"cannot read data ({exc})", where=self._h5path) from exc
+
+    def _name(self) -> str:
+        try:
+            return str(self._manager.acquire().filename)
+        except (OSError, RuntimeError, ValueError):
+            return "<HDF5 file>"
+
+    def _read_unchecked(self, key: tuple) -> np.ndarray:
         with HDF5_LOCK:
             dset = self._manager.acquire()[self._h5path]
             if self._field is not None:

@@ -80,7 +80,7 @@ def _is_pycrox_netcdf(src: Source) -> bool:
     try:
         with (h5py.File(src.path, "r") if src.path else h5py.File(src.open(), "r")) as f:
             return "_NCProperties" in f.attrs or native.KIND_ATTR in f.attrs
-    except OSError:
+    except (OSError, RuntimeError, KeyError, ValueError):
         return False
 
 

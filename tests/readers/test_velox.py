@@ -371,3 +371,14 @@ def test_damaged_hdf5_structure_is_a_format_error(velox_dir, monkeypatch):
     monkeypatch.setattr(velox.meta_, "file_metadata", damaged)  # what libhdf5 raises on a corrupt B-tree
     with pytest.raises(FormatError, match=r"EMDReader_Image_FEI\.emd: damaged HDF5 structure \(RuntimeError"):
         velox.read_tree(velox_dir / "EMDReader_Image_FEI.emd")
+
+
+def test_cube_pickles_and_reads_in_dask_chunks(velox_dir):
+    import pickle
+
+    path = velox_dir / "Test_SI_16x16_215_kx.emd"
+    whole = pycrox.open(path, group="EDS").values
+    chunked = pycrox.open(path, group="EDS", chunks={"y": 4, "energy": 1024})
+    assert chunked.chunks is not None
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(chunked)).values, whole)
+    assert int(chunked.sum()) == int(whole.sum()) == 42097  # all X-rays of the four detectors

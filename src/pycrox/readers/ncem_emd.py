@@ -37,32 +37,14 @@ H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeEr
 
 #: vector names (lower case, without spaces and underscores) -> pycrox dim
 _DIM_NAMES = {
-    "x": "x",
-    "y": "y",
-    "z": "z",
-    "rx": "x",
-    "ry": "y",
-    "rz": "z",
-    "kx": "kx",
-    "ky": "ky",
-    "qx": "kx",
-    "qy": "ky",
-    "t": "time",
-    "time": "time",
-    "frame": "frame",
-    "frames": "frame",
-    "n": "frame",
-    "e": "energy",
-    "energy": "energy",
-    "energyloss": "energy_loss",
-    "eels": "energy_loss",
-    "tilt": "tilt",
-    "angle": "tilt",
-    "theta": "tilt",
-    "alpha": "tilt",
-    "channel": "channel",
-    "wavelength": "wavelength",
-}
+    alias: dim
+    for dim, aliases in {
+        "x": "x rx", "y": "y ry", "z": "z rz", "kx": "kx qx", "ky": "ky qy", "time": "t time",
+        "frame": "frame frames n", "energy": "e energy", "energy_loss": "energyloss eels",
+        "tilt": "tilt angle theta alpha", "channel": "channel", "wavelength": "wavelength",
+    }.items()
+    for alias in aliases.split()
+}  # fmt: skip
 #: metadata groups of the file (root level)
 _METADATA_GROUPS = ("microscope", "sample", "user", "comments")
 
