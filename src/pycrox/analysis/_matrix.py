@@ -130,12 +130,19 @@ class Matrix:
             pick = np.sort(np.random.default_rng(seed).choice(total, count, replace=False))
             return rows[pick].astype(np.float64)
         blocks = self.source.data.to_delayed().ravel()
-        sizes = [int(np.prod(b.shape[: len(self.others)])) for b in _block_shapes(self.source.data)]
+        sizes = [int(np.prod(shape[: len(self.others)])) for shape in _block_shapes(self.source.data)]
         share = min(1.0, count / max(total, 1))
         rng = np.random.default_rng(seed)
         picks = [rng.random(size) < share for size in sizes]
         parts = dask.compute(*[_take(b, p, self.n_columns) for b, p in zip(blocks, picks, strict=True)])
         return np.concatenate(parts).astype(np.float64)
+
+    def first_rows(self, count: int) -> np.ndarray:
+        """Up to `count` rows from the start of the data (one dask chunk at most), in float64."""
+        if not self.is_lazy:
+            return self.numpy_rows()[:count].astype(np.float64)
+        first = self.source.data.blocks[(0,) * self.source.ndim].compute()
+        return first.reshape(-1, self.n_columns)[:count].astype(np.float64)
 
     def rows_dataarray(self, values: Any, name: str, coord: xr.DataArray) -> xr.DataArray:
         """Wrap ``(*others, k)`` values as a DataArray with the row coords and a new last dim."""
@@ -143,12 +150,15 @@ class Matrix:
         coords = {k: v for k, v in self.source.coords.items() if set(v.dims) <= set(self.others)}
         return xr.DataArray(values, dims=(*self.others, dim), coords={**coords, dim: coord}, name=name)
 
-    def columns_dataarray(self, values: np.ndarray, name: str, coord: xr.DataArray) -> xr.DataArray:
-        """Wrap ``(k, columns)`` values as a DataArray with a new first dim and the core coords."""
+    def columns_dataarray(self, values: np.ndarray, name: str, coord: xr.DataArray | None = None) -> xr.DataArray:
+        """Wrap ``(k, columns)`` values with a new first dim `coord` (or ``(columns,)`` values without)."""
+        core = {k: v for k, v in self.source.coords.items() if set(v.dims) <= set(self.dims)}
+        sizes = tuple(self.source.sizes[d] for d in self.dims)
+        if coord is None:
+            return xr.DataArray(values.reshape(sizes), dims=self.dims, coords=core, name=name)
         dim = coord.dims[0]
-        shape = (values.shape[0], *(self.source.sizes[d] for d in self.dims))
-        coords = {k: v for k, v in self.source.coords.items() if set(v.dims) <= set(self.dims)}
-        return xr.DataArray(values.reshape(shape), dims=(dim, *self.dims), coords={**coords, dim: coord}, name=name)
+        shape = (values.shape[0], *sizes)
+        return xr.DataArray(values.reshape(shape), dims=(dim, *self.dims), coords={**core, dim: coord}, name=name)
 
 
 def _row_blocks(rows: np.ndarray) -> list[np.ndarray]:
