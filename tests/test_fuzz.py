@@ -11,6 +11,7 @@ import json
 import random
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from tests.conftest import REPO
 FOLDERS = ("dm", "velox_emd", "ncem_emd", "tia", "mrc", "tiff", "nion", "bruker_eds", "quantumdetector", "msa",
            "nsid", "usid")
 PER_FILE_TIMEOUT = 20.0
+BUDGET_SECONDS = 300.0  # the whole fuzz run; files not reached by then are reported, not judged
 MAX_BYTES = 4 * 2**20  # mutate the smaller files only: keeps the run bounded
 
 
@@ -45,17 +47,18 @@ def _corpus_files(vendor: Path) -> list[Path]:
             if path.is_file() and path.stat().st_size <= MAX_BYTES]
 
 
-def _run_worker(paths: list[Path]) -> dict[str, dict]:
+def _run_worker(paths: list[Path], budget: float = BUDGET_SECONDS) -> dict[str, dict]:
     """Feed paths to a worker; after a crash or hang, record it and restart after that file."""
     results: dict[str, dict] = {}
     remaining = [str(p) for p in paths]
-    while remaining:
+    deadline = time.monotonic() + budget
+    while remaining and time.monotonic() < deadline:
         proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fuzz_worker.py")], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
         proc.stdin.write("\n".join(remaining) + "\n")
         proc.stdin.close()
         current = None
-        while len(results) < len(paths):
+        while len(results) < len(paths) and time.monotonic() < deadline:
             line = _readline(proc, PER_FILE_TIMEOUT if current else 120)
             if line is None:
                 break
@@ -67,7 +70,7 @@ def _run_worker(paths: list[Path]) -> dict[str, dict]:
                 current = None
         proc.kill()
         proc.wait()
-        if current is not None:
+        if current is not None and time.monotonic() < deadline:
             results[current] = {"status": "crash_or_hang", "returncode": proc.returncode}
         remaining = [p for p in remaining if p not in results]
         if current is None and remaining:  # the worker died between files: do not loop forever
@@ -101,8 +104,10 @@ def test_readers_survive_mutated_corpus_files(shared_data, tmp_path):
             target = folder / f"{src.stem}.{label}{src.suffix}"
             target.write_bytes(data)
             mutated.append(target)
+    rng.shuffle(mutated)  # a run cut short by the budget still samples every format
     results = _run_worker(mutated)
     summary = Counter(r["status"] for r in results.values())
+    summary["not_reached"] = len(mutated) - len(results)
     print(f"\nfuzz summary over {len(mutated)} mutated files: {dict(summary)}")
     crashes = {k: v for k, v in results.items() if v["status"] == "crash_or_hang"}
     for path, record in crashes.items():
@@ -110,6 +115,6 @@ def test_readers_survive_mutated_corpus_files(shared_data, tmp_path):
     bad = {Path(k).name: f"{v['error']}: {v['message']} at {v.get('origin')}" for k, v in results.items()
            if v["status"] == "other_error"}
     assert not bad, f"{len(bad)} non-pycrox errors:\n" + "\n".join(f"{k}: {v}" for k, v in sorted(bad.items())[:40])
-    assert len(results) == len(mutated)
+    assert len(results) >= min(len(mutated), 100), f"the fuzz run reached only {len(results)} files"
     named = [v for v in results.values() if v["status"] == "pycrox_error"]
     assert all("/" in v["message"] or "\\" in v["message"] for v in named)

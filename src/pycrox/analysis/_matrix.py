@@ -46,6 +46,8 @@ class Matrix:
     @classmethod
     def from_dataarray(cls, da: xr.DataArray, dims: Sequence[Hashable], func: str) -> Matrix:
         """Transpose `da` to ``(*others, *dims)`` (lazily) and make the core dims one chunk."""
+        if np.iscomplexobj(np.empty(0, da.dtype)):
+            raise TypeError(f"{func}: complex data are not supported; use abs(da), da.real or da.imag")
         others = tuple(d for d in da.dims if d not in dims)
         source = core_chunks_ok(da.transpose(*others, *dims), dims, func)
         return cls(source, others, tuple(dims))
@@ -150,7 +152,9 @@ class Matrix:
         coords = {k: v for k, v in self.source.coords.items() if set(v.dims) <= set(self.others)}
         return xr.DataArray(values, dims=(*self.others, dim), coords={**coords, dim: coord}, name=name)
 
-    def columns_dataarray(self, values: np.ndarray, name: str, coord: xr.DataArray | None = None) -> xr.DataArray:
+    def columns_dataarray(
+        self, values: np.ndarray, name: str, coord: xr.DataArray | None = None
+    ) -> xr.DataArray:
         """Wrap ``(k, columns)`` values with a new first dim `coord` (or ``(columns,)`` values without)."""
         core = {k: v for k, v in self.source.coords.items() if set(v.dims) <= set(self.dims)}
         sizes = tuple(self.source.sizes[d] for d in self.dims)
@@ -158,7 +162,9 @@ class Matrix:
             return xr.DataArray(values.reshape(sizes), dims=self.dims, coords=core, name=name)
         dim = coord.dims[0]
         shape = (values.shape[0], *sizes)
-        return xr.DataArray(values.reshape(shape), dims=(dim, *self.dims), coords={**core, dim: coord}, name=name)
+        return xr.DataArray(
+            values.reshape(shape), dims=(dim, *self.dims), coords={**core, dim: coord}, name=name
+        )
 
 
 def _row_blocks(rows: np.ndarray) -> list[np.ndarray]:

@@ -72,15 +72,17 @@ def cluster(
         Unknown dims or no default dim.
     ValueError
         Unknown `method` or `n_clusters` out of range.
+    TypeError
+        Complex data, or a non-integer `n_clusters`.
     NonFiniteError
         If the data hold NaN or inf.
 
     Examples
     --------
-    >>> data = np.concatenate([np.zeros((5, 4, 3)), np.ones((5, 4, 3))])
+    >>> data = np.concatenate([np.ones((4, 4, 3)), np.zeros((6, 4, 3))])
     >>> result = cluster(pycrox.from_array(data, dims=("y", "x", "energy")), 2)
     >>> result.labels.values[:, 0].tolist(), result.counts.values.tolist()
-    ([0, 0, 0, 0, 0, 1, 1, 1, 1, 1], [20, 20])
+    ([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], [24, 16])
     """
     if method not in METHODS:
         raise ValueError(f"cluster: method must be one of {list(METHODS)}, not {method!r}")
@@ -90,9 +92,11 @@ def cluster(
     rng = np.random.default_rng(random_state)
     sample = matrix.sample_rows(max(SAMPLE_ROWS, 32 * k), int(rng.integers(2**31))).astype(matrix.work_dtype)
     if not np.isfinite(sample).all():
-        raise NonFiniteError("cluster: the data hold NaN or infinite values; replace them first (da.fillna(...))")
-    centers = _seed(sample, k, rng)
+        raise NonFiniteError(
+            "cluster: the data hold NaN or infinite values; replace them first (da.fillna(...))"
+        )
     threshold = tol * float(sample.var(axis=0).mean())
+    centers = _seed(sample, k, rng, threshold)
     centers, stats, n_iter, labels = _lloyd(matrix, centers.astype(np.float64), max_iter, threshold)
     order = np.argsort(-stats.counts, kind="stable")
     rank = np.empty(k, np.int32)
@@ -135,7 +139,9 @@ def _lloyd(
             labels = None
         else:
             stats, labels = _numpy_pass(rows, norms, centers)
-        moved = np.where(stats.counts[:, None] > 0, stats.sums / np.maximum(stats.counts, 1)[:, None], centers)
+        moved = np.where(
+            stats.counts[:, None] > 0, stats.sums / np.maximum(stats.counts, 1)[:, None], centers
+        )
         shift = float(((moved - centers) ** 2).sum(axis=1).max())
         centers = moved
         if labels is not None and previous is not None and np.array_equal(labels, previous):
@@ -158,7 +164,10 @@ def _numpy_pass(rows: np.ndarray, norms: np.ndarray, centers: np.ndarray) -> tup
 
 
 def _pass_block(
-    rows: np.ndarray, centers: np.ndarray, labels_out: np.ndarray | None = None, norms: np.ndarray | None = None
+    rows: np.ndarray,
+    centers: np.ndarray,
+    labels_out: np.ndarray | None = None,
+    norms: np.ndarray | None = None,
 ) -> np.ndarray:
     """Assign one row block to the nearest centres: ``[sums | counts | inertia]`` per cluster."""
     k = centers.shape[0]
@@ -170,7 +179,9 @@ def _pass_block(
         norms = np.einsum("ij,ij->i", rows, rows).astype(np.float64)
     nearest = distance[np.arange(rows.shape[0]), labels].astype(np.float64) + norms
     if not np.isfinite(nearest).all():
-        raise NonFiniteError("cluster: the data hold NaN or infinite values; replace them first (da.fillna(...))")
+        raise NonFiniteError(
+            "cluster: the data hold NaN or infinite values; replace them first (da.fillna(...))"
+        )
     onehot = np.zeros((k, rows.shape[0]), rows.dtype)
     onehot[labels, np.arange(rows.shape[0])] = 1
     out = np.empty((k, rows.shape[1] + 2))
@@ -185,12 +196,13 @@ def _label_block(rows: np.ndarray, centers: np.ndarray, rank: np.ndarray) -> np.
     return rank[distance.argmin(axis=1)][:, None]
 
 
-def _seed(sample: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def _seed(sample: np.ndarray, k: int, rng: np.random.Generator, threshold: float) -> np.ndarray:
     """Best of N_INIT k-means++ + Lloyd runs on the sample (lowest inertia)."""
     norms = np.einsum("ij,ij->i", sample, sample)
     best: tuple[float, np.ndarray] | None = None
     for _ in range(N_INIT):
-        centers, inertia = _sample_lloyd(sample, norms, _kmeans_plus_plus(sample, norms, k, rng))
+        start = _kmeans_plus_plus(sample, norms, k, rng)
+        centers, inertia = _sample_lloyd(sample, norms, start, threshold)
         if best is None or inertia < best[0]:
             best = (inertia, centers)
     assert best is not None
@@ -207,7 +219,9 @@ def _kmeans_plus_plus(sample: np.ndarray, norms: np.ndarray, k: int, rng: np.ran
         if total <= 0:  # fewer distinct points than clusters
             chosen.append(int(rng.integers(sample.shape[0])))
             continue
-        candidates = np.searchsorted(np.cumsum(closest), rng.random(trials) * total).clip(max=len(closest) - 1)
+        candidates = np.searchsorted(np.cumsum(closest), rng.random(trials) * total).clip(
+            max=len(closest) - 1
+        )
         distance = norms[candidates][:, None] + norms[None, :] - 2 * sample[candidates] @ sample.T
         options = np.minimum(closest[None, :], np.maximum(distance, 0))
         pick = int(options.sum(axis=1).argmin())
@@ -217,10 +231,11 @@ def _kmeans_plus_plus(sample: np.ndarray, norms: np.ndarray, k: int, rng: np.ran
 
 
 def _sample_lloyd(
-    sample: np.ndarray, norms: np.ndarray, centers: np.ndarray, max_iter: int = 300
+    sample: np.ndarray, norms: np.ndarray, centers: np.ndarray, threshold: float, max_iter: int = 50
 ) -> tuple[np.ndarray, float]:
     k = centers.shape[0]
     labels = np.full(sample.shape[0], -1)
+    columns = np.arange(sample.shape[0])
     for _ in range(max_iter):
         distance = (centers * centers).sum(axis=1) - 2 * sample @ centers.T
         new = distance.argmin(axis=1)
@@ -229,9 +244,13 @@ def _sample_lloyd(
         labels = new
         counts = np.bincount(labels, minlength=k)
         onehot = np.zeros((k, sample.shape[0]), sample.dtype)
-        onehot[labels, np.arange(sample.shape[0])] = 1
-        sums = onehot @ sample
-        centers = np.where(counts[:, None] > 0, sums / np.maximum(counts, 1)[:, None], centers)
+        onehot[labels, columns] = 1
+        means = (onehot @ sample) / np.maximum(counts, 1).astype(sample.dtype)[:, None]
+        moved = np.where(counts[:, None] > 0, means, centers)
+        shift = float(((moved - centers) ** 2).sum(axis=1).max())
+        centers = moved
+        if shift <= threshold:
+            break
     inertia = float((distance[np.arange(len(labels)), labels] + norms).sum())
     return centers, inertia
 
@@ -240,11 +259,15 @@ def _check_clusters(n_clusters: Any, matrix: Matrix) -> int:
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, int | np.integer):
         raise TypeError(f"cluster: n_clusters must be an integer, not {n_clusters!r}")
     if not 1 <= n_clusters <= matrix.n_rows:
-        raise ValueError(f"cluster: n_clusters={n_clusters} is out of range; there are {matrix.n_rows} pixels")
+        raise ValueError(
+            f"cluster: n_clusters={n_clusters} is out of range; there are {matrix.n_rows} pixels"
+        )
     return int(n_clusters)
 
 
-def _assemble(da: xr.DataArray, matrix: Matrix, labels: Any, means: np.ndarray, counts: np.ndarray) -> xr.Dataset:
+def _assemble(
+    da: xr.DataArray, matrix: Matrix, labels: Any, means: np.ndarray, counts: np.ndarray
+) -> xr.Dataset:
     k = means.shape[0]
     coord = index_coordinate("cluster", k, "Cluster")
     title = str(da.attrs.get("title") or da.name or "signal")
@@ -262,7 +285,8 @@ def _assemble(da: xr.DataArray, matrix: Matrix, labels: Any, means: np.ndarray, 
     }
     dataset = xr.Dataset(variables)
     for name, (var_title, var_units, var_quantity) in described.items():
-        dataset[name].attrs = derived_attrs(da, dataset[name], title=var_title, units=var_units,
-                                            quantity=var_quantity)
+        dataset[name].attrs = derived_attrs(
+            da, dataset[name], title=var_title, units=var_units, quantity=var_quantity
+        )
     dataset.attrs = {"title": f"{title}: k-means clusters", "method": "kmeans", "n_clusters": k}
     return dataset

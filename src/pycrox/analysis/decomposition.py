@@ -18,7 +18,7 @@ import scipy.linalg
 import xarray as xr
 
 from pycrox import provenance
-from pycrox.analysis._dims import resolve_dims
+from pycrox.analysis._dims import NonFiniteError, resolve_dims
 from pycrox.analysis._matrix import Matrix, derived_attrs, index_coordinate, squared_units
 
 __all__ = ["METHODS", "decompose", "denoise"]
@@ -27,6 +27,8 @@ __all__ = ["METHODS", "decompose", "denoise"]
 METHODS = ("svd", "pca", "nmf", "ica")
 #: rows used to fit NMF / ICA on dask input (the loadings of all rows stay lazy)
 SAMPLE_ROWS = 2**17
+
+_NON_FINITE = "decompose: the data hold NaN or infinite values; replace them first, e.g. da.fillna(0)"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,10 @@ def decompose(
         Unknown dims or no default dim.
     ValueError
         Unknown `method`, `n_components` out of range, or negative data for NMF.
+    NonFiniteError
+        If the data hold NaN or inf.
+    TypeError
+        Complex data, or a non-integer `n_components`.
 
     See Also
     --------
@@ -114,7 +120,13 @@ def decompose(
         parts = _nmf(matrix, k, random_state) if method == "nmf" else _ica(matrix, k, random_state)
     result = _assemble(da, matrix, _flip_signs(parts), method)
     return provenance.record(
-        result, "decompose", source=da, n_components=k, dim=list(dims), method=method, random_state=random_state
+        result,
+        "decompose",
+        source=da,
+        n_components=k,
+        dim=list(dims),
+        method=method,
+        random_state=random_state,
     )
 
 
@@ -145,6 +157,10 @@ def denoise(
         Unknown dims or no default dim.
     ValueError
         `n_components` out of range.
+    NonFiniteError
+        If the data hold NaN or inf.
+    TypeError
+        Complex data, or a non-integer `n_components`.
 
     Examples
     --------
@@ -161,8 +177,13 @@ def denoise(
     basis = parts.components.T.astype(matrix.work_dtype)
     flat = matrix.map_rows(_project_back, matrix.n_columns, matrix.work_dtype, basis)
     shape = tuple(matrix.source.sizes[d] for d in (*matrix.others, *dims))
-    result = xr.DataArray(flat.reshape(shape), dims=(*matrix.others, *dims), coords=matrix.source.coords,
-                          name=da.name, attrs=dict(da.attrs))
+    result = xr.DataArray(
+        flat.reshape(shape),
+        dims=(*matrix.others, *dims),
+        coords=matrix.source.coords,
+        name=da.name,
+        attrs=dict(da.attrs),
+    )
     return provenance.record(result.transpose(*da.dims), "denoise", source=da, n_components=k, dim=list(dims))
 
 
@@ -174,6 +195,8 @@ def _svd(matrix: Matrix, k: int, *, center: bool, loadings: bool = True) -> _Par
     n, m = matrix.n_columns, matrix.n_rows
     shift = matrix.first_rows(1024).mean(axis=0) if center else np.zeros(n)
     stats = matrix.reduce(_gram_block, (n, n + 1), shift.astype(matrix.work_dtype) if center else None)
+    if not np.isfinite(stats).all():
+        raise NonFiniteError(_NON_FINITE)
     gram, sums = stats[:, :n], stats[:, n]
     mean = shift + sums / m if center else None
     if center:
@@ -222,20 +245,24 @@ def _fit_rows(matrix: Matrix, random_state: int | None) -> np.ndarray:
     """All rows (numpy input) or a random sample of at most SAMPLE_ROWS (dask input)."""
     if not matrix.is_lazy:
         return matrix.numpy_rows()
-    return matrix.sample_rows(SAMPLE_ROWS, 0 if random_state is None else random_state).astype(matrix.work_dtype)
+    return matrix.sample_rows(SAMPLE_ROWS, 0 if random_state is None else random_state).astype(
+        matrix.work_dtype
+    )
 
 
 def _nmf(matrix: Matrix, k: int, random_state: int | None) -> _Parts:
     from sklearn.decomposition import NMF
 
     rows = _fit_rows(matrix, random_state)
+    if not np.isfinite(rows).all():
+        raise NonFiniteError(_NON_FINITE)
     lowest = float(rows.min())
     if lowest < 0:
         raise ValueError(
             f"decompose: method='nmf' needs non-negative data, found {lowest:g}; subtract a background "
             "or clip first (da.clip(min=0))"
         )
-    estimator = NMF(n_components=k, init="nndsvda", random_state=random_state, max_iter=1000)
+    estimator = NMF(n_components=k, init="nndsvda", random_state=random_state, max_iter=2000, tol=1e-5)
     weights = estimator.fit_transform(rows)
     spectra = estimator.components_.astype(np.float64)
     norms = np.linalg.norm(spectra, axis=1)
@@ -260,12 +287,13 @@ def _ica(matrix: Matrix, k: int, random_state: int | None) -> _Parts:
 
     pca = _svd(matrix, k, center=True, loadings=not matrix.is_lazy)
     m = matrix.n_rows
-    whitening = _whitening(pca, m)  # (n, k): centred rows -> unit-variance scores
+    scale = np.sqrt(m - 1) / np.where(pca.singular_values > 0, pca.singular_values, 1.0)
+    whitening = pca.components.T * scale  # (n, k): centred rows -> unit-variance scores
     if matrix.is_lazy:
         sample = _fit_rows(matrix, random_state).astype(np.float64)
         white = (sample - pca.mean) @ whitening
     else:
-        white = np.asarray(pca.loadings, dtype=np.float64).reshape(m, k) / pca.singular_values * np.sqrt(m - 1)
+        white = np.asarray(pca.loadings, dtype=np.float64).reshape(m, k) * scale
     estimator = FastICA(whiten=False, random_state=random_state, max_iter=1000, tol=1e-5)
     sources = estimator.fit_transform(white)
     unmixing = estimator.components_  # (k, k): white -> sources
@@ -275,17 +303,13 @@ def _ica(matrix: Matrix, k: int, random_state: int | None) -> _Parts:
     energy = norms**2 * (sources**2).mean(axis=0) * m
     if matrix.is_lazy:
         to_sources = (whitening @ unmixing.T * norms).astype(matrix.work_dtype)
-        loadings = matrix.map_rows(_scores_block, k, matrix.work_dtype, to_sources, pca.mean.astype(matrix.work_dtype))
+        loadings = matrix.map_rows(
+            _scores_block, k, matrix.work_dtype, to_sources, pca.mean.astype(matrix.work_dtype)
+        )
     else:
         shape = tuple(matrix.source.sizes[d] for d in matrix.others)
         loadings = (sources * norms).astype(matrix.work_dtype).reshape((*shape, k))
     return _Parts(mixed / norms[:, None], loadings, energy, pca.total, None, pca.mean)
-
-
-def _whitening(pca: _Parts, m: int) -> np.ndarray:
-    """Matrix taking centred rows to unit-variance PCA scores."""
-    singular = np.where(pca.singular_values > 0, pca.singular_values, 1.0)
-    return pca.components.T / singular * np.sqrt(m - 1)
 
 
 # --- shared -------------------------------------------------------------------------------------
@@ -311,8 +335,13 @@ def _flip_signs(parts: _Parts) -> _Parts:
     signs[signs == 0] = 1.0
     loadings = parts.loadings[..., order] * signs.astype(parts.loadings.dtype)
     singular = None if parts.singular_values is None else parts.singular_values[order]
-    return replace(parts, components=components * signs[:, None], loadings=loadings,
-                   energy=parts.energy[order], singular_values=singular)
+    return replace(
+        parts,
+        components=components * signs[:, None],
+        loadings=loadings,
+        energy=parts.energy[order],
+        singular_values=singular,
+    )
 
 
 def _assemble(da: xr.DataArray, matrix: Matrix, parts: _Parts, method: str) -> xr.Dataset:
@@ -324,8 +353,9 @@ def _assemble(da: xr.DataArray, matrix: Matrix, parts: _Parts, method: str) -> x
         "components": matrix.columns_dataarray(parts.components, "components", component),
         "loadings": matrix.rows_dataarray(parts.loadings, "loadings", component),
         "explained_variance": xr.DataArray(parts.energy / max(matrix.n_rows - 1, 1), dims="component"),
-        "explained_variance_ratio": xr.DataArray(parts.energy / parts.total if parts.total > 0
-                                                 else np.zeros(k), dims="component"),
+        "explained_variance_ratio": xr.DataArray(
+            parts.energy / parts.total if parts.total > 0 else np.zeros(k), dims="component"
+        ),
     }
     described = {
         "components": (f"{title}: {method} components", "", ""),
@@ -341,7 +371,8 @@ def _assemble(da: xr.DataArray, matrix: Matrix, parts: _Parts, method: str) -> x
         described["mean"] = (f"{title}: mean", units, quantity)
     dataset = xr.Dataset(variables, coords={"component": component})
     for name, (var_title, var_units, var_quantity) in described.items():
-        dataset[name].attrs = derived_attrs(da, dataset[name], title=var_title, units=var_units,
-                                            quantity=var_quantity)
+        dataset[name].attrs = derived_attrs(
+            da, dataset[name], title=var_title, units=var_units, quantity=var_quantity
+        )
     dataset.attrs = {"title": f"{title}: {method} decomposition", "method": method, "n_components": k}
     return dataset
