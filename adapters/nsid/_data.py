@@ -56,7 +56,9 @@ def _chunk_shape(variable: xr.Variable, options: StorageOptions, compressed: boo
     if chunks is True:
         return True
     if isinstance(chunks, Mapping):
-        chunks = tuple(int(chunks.get(dim, size)) for dim, size in zip(variable.dims, variable.shape, strict=True))
+        chunks = tuple(
+            int(chunks.get(dim, size)) for dim, size in zip(variable.dims, variable.shape, strict=True)
+        )
     chunks = tuple(int(c) for c in chunks)
     if len(chunks) != variable.ndim:
         raise ModelError(f"chunks {chunks} do not fit the {variable.ndim} dims {list(variable.dims)}")
@@ -91,7 +93,9 @@ def storage_kwargs(variable: xr.Variable, options: StorageOptions) -> dict[str, 
     return kwargs
 
 
-def create_dataset(group: h5py.Group, name: str, variable: xr.Variable, options: StorageOptions) -> h5py.Dataset:
+def create_dataset(
+    group: h5py.Group, name: str, variable: xr.Variable, options: StorageOptions
+) -> h5py.Dataset:
     """Create dataset `name` for a numeric or bool variable and write its data (streamed)."""
     dtype = variable.dtype
     if dtype.kind not in "biufc" or dtype.names:

@@ -32,7 +32,9 @@ def _text(value: Any) -> Any:
 def signal_attrs(dset: h5py.Dataset, dict_groups: dict[str, h5py.Group], source: str) -> dict[str, Any]:
     """The model attrs of a main dataset, from its attributes and its dict groups (no sidecar)."""
     raw = read_attrs(dset, exclude=mapping.DIMSCALE_ATTRS, source=source)
-    attrs: dict[str, Any] = {key: _text(raw.pop(attr, model.ARRAY_ATTRS[key])) for key, attr in mapping.MAIN_ATTRS.items()}
+    attrs: dict[str, Any] = {
+        key: _text(raw.pop(attr, model.ARRAY_ATTRS[key])) for key, attr in mapping.MAIN_ATTRS.items()
+    }
     if "title" in raw:  # another tool's title, honoured by the sidpy reader; keep main_data_name beside it
         attrs["main_data_name"], attrs["title"] = attrs["title"], _text(raw.pop("title"))
     data_type = mapping.data_type_name(attrs["data_type"])
@@ -47,8 +49,9 @@ def signal_attrs(dset: h5py.Dataset, dict_groups: dict[str, h5py.Group], source:
         attrs[name] = read_dict_group(group, source)
     for key, value in raw.items():
         if key in attrs:
-            warnings.warn(f"{source}:{dset.name}: attribute {key!r} hides the group of that name; skipped",
-                          stacklevel=4)
+            warnings.warn(
+                f"{source}:{dset.name}: attribute {key!r} hides the group of that name; skipped", stacklevel=4
+            )
             continue
         attrs[key] = value
     return attrs
@@ -61,10 +64,17 @@ def coordinate_attrs(scale: h5py.Dataset, source: str) -> dict[str, Any]:
     stored_type = raw.pop("dimension_type", None)
     dim_type = mapping.dimension_type_name(stored_type)
     if dim_type is None and stored_type is not None:
-        warnings.warn(f"{source}:{scale.name}: dimension_type {_text(stored_type)!r} is not a sidpy "
-                      "DimensionType; read as UNKNOWN", stacklevel=4)
-    attrs = {"units": units, "quantity": quantity, "dimension_type": dim_type or "UNKNOWN",
-             "long_name": model.long_name(quantity, units) if isinstance(quantity, str) else ""}
+        warnings.warn(
+            f"{source}:{scale.name}: dimension_type {_text(stored_type)!r} is not a sidpy "
+            "DimensionType; read as UNKNOWN",
+            stacklevel=4,
+        )
+    attrs = {
+        "units": units,
+        "quantity": quantity,
+        "dimension_type": dim_type or "UNKNOWN",
+        "long_name": model.long_name(quantity, units) if isinstance(quantity, str) else "",
+    }
     attrs.update(raw)
     return attrs
 
@@ -86,11 +96,15 @@ def _scale_of(dset: h5py.Dataset, axis: int, source: str) -> h5py.Dataset | None
     label = dim.label
     candidate = dset.parent.get(label) if label else None
     if isinstance(candidate, h5py.Dataset):
-        warnings.warn(f"{source}:{dset.name}: dimension {label!r} is not attached as a dimension scale; "
-                      "using the dataset of that name", stacklevel=5)
+        warnings.warn(
+            f"{source}:{dset.name}: dimension {label!r} is not attached as a dimension scale; "
+            "using the dataset of that name",
+            stacklevel=5,
+        )
         return candidate
-    warnings.warn(f"{source}:{dset.name}: axis {axis} has no dimension dataset; using index values",
-                  stacklevel=5)
+    warnings.warn(
+        f"{source}:{dset.name}: axis {axis} has no dimension dataset; using index values", stacklevel=5
+    )
     return None
 
 
@@ -110,7 +124,9 @@ def _coordinate(dset: h5py.Dataset, axis: int, taken: set[str], source: str) -> 
             where=dset.name,
         )
     sidecar = read_sidecar(scale, source)
-    name = sidecar.get("name", dset.dims[axis].label or _text(scale.attrs.get("name")) or scale.name.split("/")[-1])
+    name = sidecar.get(
+        "name", dset.dims[axis].label or _text(scale.attrs.get("name")) or scale.name.split("/")[-1]
+    )
     if sidecar.get("no_coordinate"):
         return name, None
     values = mapping.restore_coordinate(scale[()], sidecar.get("dtype"))

@@ -7,6 +7,7 @@ reader restores the object exactly (see `pycrox.adapters.nsid._values`).
 
 from __future__ import annotations
 
+import string
 from collections.abc import Hashable, Mapping
 from typing import Any
 
@@ -24,7 +25,9 @@ from pycrox.errors import ModelError, WriteError
 
 __all__ = ["write_group", "write_signal"]
 
-_MAIN_EXCLUDE = frozenset({*mapping.MAIN_ATTRS.values(), *mapping.DIMSCALE_ATTRS, mapping.SIDECAR_ATTR, "title"})
+_MAIN_EXCLUDE = frozenset(
+    {*mapping.MAIN_ATTRS.values(), *mapping.DIMSCALE_ATTRS, mapping.SIDECAR_ATTR, "title"}
+)
 _SCALE_EXCLUDE = frozenset({*mapping.SCALE_ATTRS, *mapping.DIMSCALE_ATTRS, mapping.SIDECAR_ATTR, "long_name"})
 
 
@@ -79,8 +82,10 @@ def write_signal(root: h5py.Group, item: SignalItem, options: StorageOptions) ->
     """Write one signal as an NSID main dataset with its scales, dict groups and sidecar."""
     group = _group_at(root, item.group)
     if item.name in group:
-        raise WriteError(f"{group.file.filename}:{group.name}/{item.name}: exists; NSID datasets are never "
-                         "overwritten in place")
+        raise WriteError(
+            f"{group.file.filename}:{group.name}/{item.name}: exists; NSID datasets are never "
+            "overwritten in place"
+        )
     da = item.array
     dset = create_dataset(group, item.name, da.variable, options)
     taken = set(group.keys())
@@ -126,9 +131,14 @@ def _write_main_attrs(dset: h5py.Dataset, group: h5py.Group, attrs: Mapping, tak
     return written
 
 
-def _write_scale(group: h5py.Group, dim: Hashable, da: xr.DataArray, axis: int, taken: set[str]) -> h5py.Dataset:
-    key = dim if mapping.is_scale_name(dim, taken) else mapping.unique_name(dim, taken)
-    coord = da.coords.get(dim, None)
+def _write_scale(
+    group: h5py.Group, dim: Hashable, da: xr.DataArray, axis: int, taken: set[str]
+) -> h5py.Dataset:
+    # sidpy sets the dimensions in axis order over its defaults 'a', 'b', ...: a name still held by a
+    # later axis' default is refused, so such a dimension is stored under another name
+    blocked = taken | {string.ascii_lowercase[i % 26] for i in range(axis + 1, da.ndim)}
+    key = dim if mapping.is_scale_name(dim, blocked) else mapping.unique_name(dim, blocked)
+    coord = da.coords.variables.get(dim)  # not da.coords.get: that makes up an index for bare dims
     sidecar: dict[str, Any] = {"name": dim if key != dim else None}
     if coord is None:
         values, attrs = np.arange(da.shape[axis], dtype=np.float64), {}
@@ -149,7 +159,9 @@ def _write_scale_attrs(scale: h5py.Dataset, key: str, attrs: Mapping) -> None:
     units, quantity = attrs.get("units"), attrs.get("quantity")
     scale.attrs["name"] = key
     scale.attrs["units"] = units if isinstance(units, str) and units.strip() else mapping.PLACEHOLDER
-    scale.attrs["quantity"] = quantity if isinstance(quantity, str) and quantity.strip() else mapping.PLACEHOLDER
+    scale.attrs["quantity"] = (
+        quantity if isinstance(quantity, str) and quantity.strip() else mapping.PLACEHOLDER
+    )
     scale.attrs["dimension_type"] = mapping.dimension_type_name(attrs.get("dimension_type")) or "UNKNOWN"
     derived = model.long_name(scale.attrs["quantity"], scale.attrs["units"])
     if "long_name" in attrs and attrs["long_name"] != derived:
@@ -168,7 +180,10 @@ def _write_extra_coordinates(group: h5py.Group, da: xr.DataArray, taken: set[str
         taken.add(key)
         write_attrs(dset, coord.attrs, exclude=mapping.DIMSCALE_ATTRS | {mapping.SIDECAR_ATTR})
         decoded = read_attrs(dset, exclude=mapping.DIMSCALE_ATTRS)
-        sidecar = {"coordinate": list(coord.dims), "name": name if key != name else None, "dtype": note,
-                   **attr_diff(dict(coord.attrs), decoded)}
+        sidecar = {
+            "coordinate": list(coord.dims),
+            "name": name if key != name else None,
+            "dtype": note,
+            **attr_diff(dict(coord.attrs), decoded),
+        }
         write_sidecar(dset, sidecar, where=dset.name)
-

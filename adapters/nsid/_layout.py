@@ -42,7 +42,9 @@ class SignalItem:
     node_attrs: dict[Hashable, Any] = field(default_factory=dict)
 
 
-def plan(obj: xr.DataArray | xr.Dataset | xr.DataTree, channel: int = 0) -> tuple[list[GroupItem], list[SignalItem]]:
+def plan(
+    obj: xr.DataArray | xr.Dataset | xr.DataTree, channel: int = 0
+) -> tuple[list[GroupItem], list[SignalItem]]:
     """The groups (parents first) and main datasets that store `obj`.
 
     Raises
@@ -94,7 +96,9 @@ def _plan_tree(tree: xr.DataTree) -> tuple[list[GroupItem], list[SignalItem]]:
     for node in tree.subtree:
         own = node.to_dataset(inherit=False)
         if node.attrs.get(model.COMPOUND_ATTR):
-            raise ModelError(f"{node.path}: NSID has no compound datasets; write each field as its own signal")
+            raise ModelError(
+                f"{node.path}: NSID has no compound datasets; write each field as its own signal"
+            )
         if node.path in signal_paths:
             signals.append(_signal(node, own, groups))
         else:
@@ -106,8 +110,10 @@ def _plan_tree(tree: xr.DataTree) -> tuple[list[GroupItem], list[SignalItem]]:
 def _signal(node: xr.DataTree, own: xr.Dataset, groups: list[GroupItem]) -> SignalItem:
     name = str(node.name)
     if node.children:
-        raise ModelError(f"{node.path}: a signal node cannot have child nodes in NSID (its main dataset is "
-                         f"an HDF5 dataset); move {sorted(node.children)} elsewhere")
+        raise ModelError(
+            f"{node.path}: a signal node cannot have child nodes in NSID (its main dataset is "
+            f"an HDF5 dataset); move {sorted(node.children)} elsewhere"
+        )
     extra = [k for k in own.data_vars if k != name]
     if extra:
         raise ModelError(f"{node.path}: NSID keeps one data variable per signal; {extra} would be lost")
@@ -116,8 +122,10 @@ def _signal(node: xr.DataTree, own: xr.Dataset, groups: list[GroupItem]) -> Sign
     if parent is not None and parent.parent is not None and parent.name == name:
         siblings = [k for k in parent.children if k != name]
         if siblings:
-            raise ModelError(f"{parent.path}: holds the NSID dataset {name!r}, so it cannot hold the nodes "
-                             f"{siblings} (the sidpy reader takes groups there for metadata)")
+            raise ModelError(
+                f"{parent.path}: holds the NSID dataset {name!r}, so it cannot hold the nodes "
+                f"{siblings} (the sidpy reader takes groups there for metadata)"
+            )
         return SignalItem(parent.path, name, array, dict(node.attrs))
     groups.append(GroupItem(node.path))
     return SignalItem(node.path, name, array, dict(node.attrs))
@@ -125,7 +133,9 @@ def _signal(node: xr.DataTree, own: xr.Dataset, groups: list[GroupItem]) -> Sign
 
 def _check_group(node: xr.DataTree, own: xr.Dataset) -> None:
     if own.coords:
-        raise ModelError(f"{node.path}: coordinates {list(own.coords)} on a group node cannot be stored in "
-                         "NSID; put them on the signals")
+        raise ModelError(
+            f"{node.path}: coordinates {list(own.coords)} on a group node cannot be stored in "
+            "NSID; put them on the signals"
+        )
     if not mapping.is_link_name(node.name) and node.parent is not None:
         raise ModelError(f"{node.path}: {node.name!r} cannot be an HDF5 group name")

@@ -135,7 +135,9 @@ def read_attrs(obj: h5py.HLObject, exclude: Any = (), source: str = "") -> dict[
         try:
             out[key] = from_h5(obj.attrs[key], obj.file)
         except (OSError, TypeError, ValueError, RuntimeError) as exc:
-            warnings.warn(f"{source}:{obj.name}: attribute {key!r} cannot be read ({exc}); skipped", stacklevel=3)
+            warnings.warn(
+                f"{source}:{obj.name}: attribute {key!r} cannot be read ({exc}); skipped", stacklevel=3
+            )
     return out
 
 
@@ -267,6 +269,8 @@ def read_sidecar(obj: h5py.HLObject, source: str = "") -> dict[str, Any]:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else str(raw)
         content = decode_json(json.loads(text))
     except ValueError as exc:
-        warnings.warn(f"{source}:{obj.name}: unreadable {SIDECAR_ATTR} attribute ({exc}); ignored", stacklevel=3)
+        warnings.warn(
+            f"{source}:{obj.name}: unreadable {SIDECAR_ATTR} attribute ({exc}); ignored", stacklevel=3
+        )
         return {}
     return content if isinstance(content, dict) else {}

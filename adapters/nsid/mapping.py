@@ -70,6 +70,7 @@ LIBVER = ("v108", "v110")
 
 #: names the sidpy reader cannot take as a dict group or dimension (properties and methods of
 #: ``sidpy.Dataset`` 0.12.9 besides the dict attributes); such dicts go to the sidecar only
+# fmt: off
 SIDPY_RESERVED = frozenset({
     "A", "T", "abs", "add_provenance", "add_structure", "adjust_axis", "all", "angle", "any", "argmax",
     "argmin", "argtopk", "astype", "axes", "blocks", "choose", "chunks", "chunksize", "clip", "compute",
@@ -86,6 +87,7 @@ SIDPY_RESERVED = frozenset({
     "transpose", "unfold", "units", "var", "variance", "view", "view_metadata", "view_original_metadata",
     "vindex", "visualize", "metadata", "original_metadata", "provenance", "point_cloud"
 })
+# fmt: on
 _DICT_GROUP_OK = frozenset({"metadata", "original_metadata", "provenance", "point_cloud"})
 #: sidpy's aliases for dimension types
 _DIMENSION_TYPE_ALIASES = {"FRAME": "TEMPORAL", "TIME": "TEMPORAL", "STACK": "TEMPORAL"}
@@ -175,7 +177,9 @@ def coordinate_storage(values: np.ndarray) -> tuple[np.ndarray, str | None]:
         return values.view(np.int64), values.dtype.str
     if kind in "US":
         text = values.astype(str) if kind == "U" else np.char.decode(values, "utf-8")
-        return np.array([s.encode("utf-8") for s in text.ravel()], dtype=object).reshape(values.shape), values.dtype.str
+        return np.array([s.encode("utf-8") for s in text.ravel()], dtype=object).reshape(
+            values.shape
+        ), values.dtype.str
     raise TypeError(f"cannot store coordinate values of dtype {values.dtype}")
 
 
@@ -187,7 +191,10 @@ def restore_coordinate(stored: np.ndarray, dtype: str | None) -> np.ndarray:
     if target.kind in "mM":
         return np.asarray(stored, dtype=np.int64).view(target)
     if target.kind in "US":
-        text = [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in np.asarray(stored, dtype=object).ravel()]
+        text = [
+            v.decode("utf-8") if isinstance(v, bytes) else str(v)
+            for v in np.asarray(stored, dtype=object).ravel()
+        ]
         if target.kind == "S":
             return np.array([t.encode("utf-8") for t in text], dtype=target).reshape(np.shape(stored))
         return np.array(text, dtype=target).reshape(np.shape(stored))

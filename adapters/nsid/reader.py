@@ -165,10 +165,16 @@ def _plan(h5: h5py.File, name: str) -> tuple[dict[str, dict], list[SignalPlan], 
     """Group attrs, signal plans and other datasets of the file (no data read)."""
     layout = scan(h5)
     if not layout.mains:
-        raise FormatError(name, "no NSID main dataset: expected a dataset with attributes "
-                          "main_data_name and data_type and attached dimension scales", where="/")
+        raise FormatError(
+            name,
+            "no NSID main dataset: expected a dataset with attributes "
+            "main_data_name and data_type and attached dimension scales",
+            where="/",
+        )
     groups = {path: group_attrs(h5[path], name) for path in layout.groups}
-    signals = [signal_plan(h5[path], layout.dict_groups[path], layout.coords[path], name) for path in layout.mains]
+    signals = [
+        signal_plan(h5[path], layout.dict_groups[path], layout.coords[path], name) for path in layout.mains
+    ]
     others = {path: _other_plan(h5[path], name) for path in layout.others}
     return groups, signals, others
 

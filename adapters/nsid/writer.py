@@ -100,7 +100,10 @@ def write(
         with h5py.File(path, "w", libver=mapping.LIBVER) as h5:
             _write_into(h5, obj, group, options)
     else:
-        with atomic_target(path, mode, storage_options) as tmp, h5py.File(tmp, "w", libver=mapping.LIBVER) as h5:
+        with (
+            atomic_target(path, mode, storage_options) as tmp,
+            h5py.File(tmp, "w", libver=mapping.LIBVER) as h5,
+        ):
             _write_into(h5, obj, group, options)
 
 
@@ -109,7 +112,9 @@ def _write_into(root: h5py.Group, obj: Any, group: str | None, options: StorageO
     _write_plan(root, groups, signals, options)
 
 
-def _write_plan(root: h5py.Group, groups: list[GroupItem], signals: list[SignalItem], options: StorageOptions) -> None:
+def _write_plan(
+    root: h5py.Group, groups: list[GroupItem], signals: list[SignalItem], options: StorageOptions
+) -> None:
     for item in groups:
         if isinstance(item, _LogItem):
             write_log_group(root, item)
@@ -178,7 +183,9 @@ def _append(root: h5py.Group, obj: Any, group: str | None, options: StorageOptio
         if isinstance(obj, xr.DataTree):
             groups, signals = plan(obj)
             _check_new(root, signals)
-            groups = [GroupItem(g.path, None if _exists(root, g.path) else g.attrs, g.variables) for g in groups]
+            groups = [
+                GroupItem(g.path, None if _exists(root, g.path) else g.attrs, g.variables) for g in groups
+            ]
         else:
             groups, signals = _append_plan(root, obj, group)
         for item in [*groups, *(GroupItem(s.group) for s in signals)]:
@@ -243,14 +250,20 @@ def _find_source(root: h5py.Group, obj: Any, entry: dict, group: str | None) -> 
         inside = [m for m in mains if m.startswith(f"{item.name.rstrip('/')}/")] if item is not None else []
         if len(inside) == 1:
             return inside[0]
-        raise ModelError(f"{root.file.filename}: group {group!r} names no single NSID main dataset; "
-                         f"main datasets are {mains}")
+        raise ModelError(
+            f"{root.file.filename}: group {group!r} names no single NSID main dataset; "
+            f"main datasets are {mains}"
+        )
     wanted = str(entry.get("source") or "")
-    named = [m for m in mains if wanted and wanted in (m.split("/")[-1], str(root[m].attrs.get("main_data_name")))]
+    named = [
+        m for m in mains if wanted and wanted in (m.split("/")[-1], str(root[m].attrs.get("main_data_name")))
+    ]
     found = named if len(named) == 1 else (mains if len(mains) == 1 else [])
     if not found:
-        raise ModelError(f"{root.file.filename}: cannot tell which dataset {getattr(obj, 'name', None)!r} was "
-                         f"computed from (provenance source {wanted!r}); pass group= one of {mains}")
+        raise ModelError(
+            f"{root.file.filename}: cannot tell which dataset {getattr(obj, 'name', None)!r} was "
+            f"computed from (provenance source {wanted!r}); pass group= one of {mains}"
+        )
     return found[0]
 
 

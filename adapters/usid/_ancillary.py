@@ -86,8 +86,9 @@ def dereference(main: h5py.Dataset, source: str) -> dict[str, h5py.Dataset]:
         except (OSError, ValueError, KeyError) as exc:
             raise FormatError(source, f"attribute {name!r} points nowhere ({exc})", where=main.name) from exc
         if not isinstance(target, h5py.Dataset):
-            raise FormatError(source, f"attribute {name!r} points to a group, expected a dataset",
-                              where=main.name)
+            raise FormatError(
+                source, f"attribute {name!r} points to a group, expected a dataset", where=main.name
+            )
         out[name] = target
     return out
 
@@ -105,8 +106,12 @@ def load(main: h5py.Dataset, targets: dict[str, h5py.Dataset], kind: str, source
     for dset in (index_dset, value_dset):
         _check_shape(main, dset, kind, source)
     if index_dset.shape != value_dset.shape:
-        raise FormatError(source, f"{kind}_Indices has shape {index_dset.shape} but {kind}_Values has "
-                                  f"{value_dset.shape}; they must be equal", where=main.name)
+        raise FormatError(
+            source,
+            f"{kind}_Indices has shape {index_dset.shape} but {kind}_Values has "
+            f"{value_dset.shape}; they must be equal",
+            where=main.name,
+        )
     index_attrs, value_attrs = _attrs.read_attrs(index_dset), _attrs.read_attrs(value_dset)
     labels = _labels(index_attrs[0], "labels", source, paths[f"{kind}_Indices"])
     units = _labels(index_attrs[0], "units", source, paths[f"{kind}_Indices"])
@@ -122,7 +127,10 @@ def load(main: h5py.Dataset, targets: dict[str, h5py.Dataset], kind: str, source
     anc = Ancillary(kind, labels, units, inds.astype(np.int64, copy=False), vals, types, paths)
     scattered = kind == "Position" and mapping.is_scattered(anc.inds, types)
     parent, name = main.name.rsplit("/", 1)
-    for role, dset, read in ((f"{kind}_Indices", index_dset, index_attrs), (f"{kind}_Values", value_dset, value_attrs)):
+    for role, dset, read in (
+        (f"{kind}_Indices", index_dset, index_attrs),
+        (f"{kind}_Values", value_dset, value_attrs),
+    ):
         details = _layout(dset, role, paths[role], parent or "/", name, read, scattered, labels, units)
         if details:
             anc.layout[role] = details
@@ -131,47 +139,73 @@ def load(main: h5py.Dataset, targets: dict[str, h5py.Dataset], kind: str, source
 
 def _check_shape(main: h5py.Dataset, dset: h5py.Dataset, kind: str, source: str) -> None:
     if dset.ndim != 2:
-        raise FormatError(source, f"{kind} ancillary dataset is {dset.ndim}-D with shape {dset.shape}; "
-                                  "expected 2-D", where=dset.name)
+        raise FormatError(
+            source,
+            f"{kind} ancillary dataset is {dset.ndim}-D with shape {dset.shape}; expected 2-D",
+            where=dset.name,
+        )
     axis, what = (0, "positions (rows)") if kind == "Position" else (1, "spectroscopic steps (columns)")
     if dset.shape[axis] != main.shape[axis]:
-        raise FormatError(source, f"{dset.name} describes {dset.shape[axis]} {what} but the main dataset "
-                                  f"{main.name} has {main.shape[axis]}", where=dset.name)
+        raise FormatError(
+            source,
+            f"{dset.name} describes {dset.shape[axis]} {what} but the main dataset "
+            f"{main.name} has {main.shape[axis]}",
+            where=dset.name,
+        )
     limit = max(64 * 2**20, _MAX_EXPANSION * main.file.id.get_filesize())
     if dset.size * dset.dtype.itemsize > limit:
-        raise FormatError(source, f"ancillary dataset claims {dset.shape} {dset.dtype}, far more than the "
-                                  f"file holds; the file is damaged", where=dset.name)
+        raise FormatError(
+            source,
+            f"ancillary dataset claims {dset.shape} {dset.dtype}, far more than the "
+            f"file holds; the file is damaged",
+            where=dset.name,
+        )
 
 
 def _labels(values: dict[str, Any], name: str, source: str, where: str) -> list[str]:
     if name not in values:
         raise FormatError(source, f"ancillary dataset has no {name!r} attribute", where=where)
-    raw = np.atleast_1d(np.asarray(values[name], dtype=object) if isinstance(values[name], list) else values[name])
+    raw = np.atleast_1d(
+        np.asarray(values[name], dtype=object) if isinstance(values[name], list) else values[name]
+    )
     if raw.ndim != 1 or raw.dtype.kind not in "SUO":
-        raise FormatError(source, f"attribute {name!r} must be a list of strings, found {values[name]!r}",
-                          where=where)
+        raise FormatError(
+            source, f"attribute {name!r} must be a list of strings, found {values[name]!r}", where=where
+        )
     return [decode_text(v) for v in raw.tolist()]
 
 
-def _check_labels(shape: tuple[int, ...], value_attrs: dict[str, Any], labels: list[str], units: list[str],
-                  kind: str, source: str, paths: dict[str, str]) -> None:
+def _check_labels(
+    shape: tuple[int, ...],
+    value_attrs: dict[str, Any],
+    labels: list[str],
+    units: list[str],
+    kind: str,
+    source: str,
+    paths: dict[str, str],
+) -> None:
     n_dims = shape[1 if kind == "Position" else 0]
     where = paths[f"{kind}_Indices"]
     if len(labels) != n_dims or len(units) != n_dims:
-        raise FormatError(source, f"{len(labels)} labels and {len(units)} units for {n_dims} dimensions",
-                          where=where)
+        raise FormatError(
+            source, f"{len(labels)} labels and {len(units)} units for {n_dims} dimensions", where=where
+        )
     if len(set(labels)) != len(labels):
         raise FormatError(source, f"labels {labels} repeat a name", where=where)
     for name, expected in (("labels", labels), ("units", units)):
         if _labels(value_attrs, name, source, paths[f"{kind}_Values"]) != expected:
-            raise FormatError(source, f"{name} of the Values dataset differ from the Indices' {expected}",
-                              where=paths[f"{kind}_Values"])
+            raise FormatError(
+                source,
+                f"{name} of the Values dataset differ from the Indices' {expected}",
+                where=paths[f"{kind}_Values"],
+            )
 
 
 def _read_numeric(dset: h5py.Dataset, kind: str, source: str) -> np.ndarray:
     if dset.dtype.kind not in "biuf":
-        raise FormatError(source, f"{kind} ancillary dataset has dtype {dset.dtype}; expected numbers",
-                          where=dset.name)
+        raise FormatError(
+            source, f"{kind} ancillary dataset has dtype {dset.dtype}; expected numbers", where=dset.name
+        )
     try:
         return dset[()]
     except OSError as exc:
@@ -191,9 +225,17 @@ def default_type(n_dims: int, scattered: bool) -> np.ndarray:
     return np.full(n_dims, value, dtype=np.int64)
 
 
-def _layout(dset: h5py.Dataset, role: str, path: str, parent: str, name: str,
-            read: tuple[dict[str, Any], dict[str, str]], scattered: bool, labels: list[str],
-            units: list[str]) -> dict[str, Any]:
+def _layout(
+    dset: h5py.Dataset,
+    role: str,
+    path: str,
+    parent: str,
+    name: str,
+    read: tuple[dict[str, Any], dict[str, str]],
+    scattered: bool,
+    labels: list[str],
+    units: list[str],
+) -> dict[str, Any]:
     """What the default writer would not reproduce for this ancillary dataset."""
     out: dict[str, Any] = {}
     if path not in mapping.default_ancillary_paths(parent, name)[role]:
@@ -201,10 +243,16 @@ def _layout(dset: h5py.Dataset, role: str, path: str, parent: str, name: str,
     if role.endswith("Indices") and dset.dtype != mapping.INDEX_DTYPE:
         out["dtype"] = dset.dtype.str
     values, tags = read
-    defaults = {"labels": default_label_array(labels), "units": default_label_array(units),
-                "type": default_type(len(labels), scattered)}
-    extra = {k: v for k, v in values.items()
-             if k in tags or k not in defaults or not _attrs.same_value(v, defaults[k])}
+    defaults = {
+        "labels": default_label_array(labels),
+        "units": default_label_array(units),
+        "type": default_type(len(labels), scattered),
+    }
+    extra = {
+        k: v
+        for k, v in values.items()
+        if k in tags or k not in defaults or not _attrs.same_value(v, defaults[k])
+    }
     absent = [k for k in defaults if k not in values]
     if extra:
         out["attrs"] = extra

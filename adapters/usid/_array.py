@@ -81,14 +81,17 @@ class NDimArray(BackendArray):
         Field of a compound dataset.
     """
 
-    def __init__(self, manager: Any, dset: h5py.Dataset, geometry: Geometry, source_name: str,
-                 field: str | None = None) -> None:
+    def __init__(
+        self, manager: Any, dset: h5py.Dataset, geometry: Geometry, source_name: str, field: str | None = None
+    ) -> None:
         # the caller holds HDF5_LOCK while it hands over the open dataset
         self._manager, self._h5path, self._geometry = manager, dset.name, geometry
         self._source_name, self._field = source_name, field
         self._rows = int(dset.shape[0])
         self._stored_dtype = np.dtype(dset.dtype if field is None else dset.dtype[field])
-        self.dtype = missing_dtype(self._stored_dtype) if geometry.valid_rows is not None else self._stored_dtype
+        self.dtype = (
+            missing_dtype(self._stored_dtype) if geometry.valid_rows is not None else self._stored_dtype
+        )
         self.shape = geometry.shape
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
@@ -129,7 +132,9 @@ class NDimArray(BackendArray):
                     return out
                 return self._fill(np.arange(self._geometry.valid_rows.size), slice(None), n_cols)
         except OSError as exc:
-            raise FormatError(self._source_name, f"cannot read the main dataset ({exc})", where=self._h5path) from exc
+            raise FormatError(
+                self._source_name, f"cannot read the main dataset ({exc})", where=self._h5path
+            ) from exc
 
     def _read_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         try:
@@ -138,7 +143,9 @@ class NDimArray(BackendArray):
                     return self._fill(rows, cols, cols.size)
                 return self._select(rows, cols)
         except OSError as exc:
-            raise FormatError(self._source_name, f"cannot read the main dataset ({exc})", where=self._h5path) from exc
+            raise FormatError(
+                self._source_name, f"cannot read the main dataset ({exc})", where=self._h5path
+            ) from exc
 
     def _fill(self, rows: np.ndarray, cols: Any, n_cols: int) -> np.ndarray:
         """Rows of the full grid, NaN where a position is missing (caller holds the lock)."""

@@ -68,8 +68,12 @@ def _read_one(obj: h5py.HLObject, name: str) -> tuple[Any, str | None]:
         return None, f"empty:{np.dtype(raw.dtype).str}"
     if isinstance(raw, h5py.RegionReference | h5py.Reference):
         return _reference(obj, raw), None
-    if isinstance(raw, np.ndarray) and raw.dtype.kind == "O" and raw.size and isinstance(
-            raw.flat[0], h5py.Reference):
+    if (
+        isinstance(raw, np.ndarray)
+        and raw.dtype.kind == "O"
+        and raw.size
+        and isinstance(raw.flat[0], h5py.Reference)
+    ):
         return [_reference(obj, r) for r in raw.reshape(-1)], "refs"
     if htype.get_class() == h5py.h5t.STRING:
         return _read_string(raw, htype)
@@ -103,8 +107,11 @@ def _reference(obj: h5py.HLObject, ref: Any) -> dict[str, Any]:
 
 
 def write_attrs(
-    obj: h5py.HLObject, values: Mapping[str, Any], tags: Mapping[str, str] | None = None,
-    *, resolve: Callable[[str], Any] | None = None,
+    obj: h5py.HLObject,
+    values: Mapping[str, Any],
+    tags: Mapping[str, str] | None = None,
+    *,
+    resolve: Callable[[str], Any] | None = None,
 ) -> None:
     """Write native attribute values (see `split_native`) with their type tags.
 
@@ -192,8 +199,9 @@ def _list_array(values: list) -> np.ndarray:
     return np.array(values)
 
 
-def split_native(values: Mapping[str, Any], tags: Mapping[str, str] | None = None,
-                 reserved: tuple[str, ...] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_native(
+    values: Mapping[str, Any], tags: Mapping[str, str] | None = None, reserved: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split attrs into those HDF5 stores as they are and those kept as JSON.
 
     A value is native when writing and reading it back gives the same value of the same kind:
@@ -273,15 +281,21 @@ def same_value(a: Any, b: Any) -> bool:
     """Whether two attr values are equal and of the same kind (NaN equals NaN), recursively."""
     a, b = (v.item() if isinstance(v, np.generic) else v for v in (a, b))
     if isinstance(a, Mapping) or isinstance(b, Mapping):
-        return (isinstance(a, Mapping) and isinstance(b, Mapping) and set(a) == set(b)
-                and all(same_value(a[k], b[k]) for k in a))
+        return (
+            isinstance(a, Mapping)
+            and isinstance(b, Mapping)
+            and set(a) == set(b)
+            and all(same_value(a[k], b[k]) for k in a)
+        )
     if isinstance(a, np.ndarray | list | tuple) or isinstance(b, np.ndarray | list | tuple):
         return _same_sequence(a, b)
     if type(a) is not type(b):
         return False
     if isinstance(a, float | complex):
-        return all(x == y or (math.isnan(x) and math.isnan(y))
-                   for x, y in ((complex(a).real, complex(b).real), (complex(a).imag, complex(b).imag)))
+        return all(
+            x == y or (math.isnan(x) and math.isnan(y))
+            for x, y in ((complex(a).real, complex(b).real), (complex(a).imag, complex(b).imag))
+        )
     return bool(a == b)
 
 
@@ -291,7 +305,9 @@ def _same_sequence(a: Any, b: Any) -> bool:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and (a.shape != b.shape or a.dtype != b.dtype):
         return False
     if np.ndim(a) > 1 or np.ndim(b) > 1:
-        return np.shape(a) == np.shape(b) and _same_sequence(np.asarray(a).reshape(-1), np.asarray(b).reshape(-1))
+        return np.shape(a) == np.shape(b) and _same_sequence(
+            np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)
+        )
     a_list = a.tolist() if isinstance(a, np.ndarray) else list(a)
     b_list = b.tolist() if isinstance(b, np.ndarray) else list(b)
     return len(a_list) == len(b_list) and all(same_value(x, y) for x, y in zip(a_list, b_list, strict=True))

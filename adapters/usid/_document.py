@@ -52,8 +52,14 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) and "\x00" not in value else ""
 
 
-def main_attrs(obj: xr.DataArray | xr.Dataset, name: str, fields: dict[str, xr.DataArray],
-               dim_types: list[str], layout: dict, node_attrs: Mapping | None) -> tuple[dict, dict]:
+def main_attrs(
+    obj: xr.DataArray | xr.Dataset,
+    name: str,
+    fields: dict[str, xr.DataArray],
+    dim_types: list[str],
+    layout: dict,
+    node_attrs: Mapping | None,
+) -> tuple[dict, dict]:
     """HDF5 attributes of a main dataset and their type tags.
 
     ``quantity``, ``units``, the native ``original_metadata`` entries and, when the reader could
@@ -63,11 +69,14 @@ def main_attrs(obj: xr.DataArray | xr.Dataset, name: str, fields: dict[str, xr.D
     tags = {k: v for k, v in (layout.get("attr_types") or {}).items() if isinstance(v, str)}
     quantity, units = _text(source.get("quantity")), _text(source.get("units"))
     metadata = source.get("original_metadata")
-    native, _ = _attrs.split_native(metadata if isinstance(metadata, Mapping) else {}, tags,
-                                    reserved=mapping.RESERVED_MAIN_ATTRS)
+    native, _ = _attrs.split_native(
+        metadata if isinstance(metadata, Mapping) else {}, tags, reserved=mapping.RESERVED_MAIN_ATTRS
+    )
     document = attrs_diff(source, mapping.derived_array_attrs(name, quantity, units, native, dim_types))
     if isinstance(obj, xr.Dataset):
-        per_field = {k: attrs_diff(v.attrs, mapping.derived_field_attrs(k, dim_types)) for k, v in fields.items()}
+        per_field = {
+            k: attrs_diff(v.attrs, mapping.derived_field_attrs(k, dim_types)) for k, v in fields.items()
+        }
         if any(per_field.values()):
             document["fields"] = {k: v for k, v in per_field.items() if v}
     if node_attrs:
@@ -78,8 +87,14 @@ def main_attrs(obj: xr.DataArray | xr.Dataset, name: str, fields: dict[str, xr.D
     return attrs, {k: v for k, v in tags.items() if k in attrs}
 
 
-def coordinate_document(ref: xr.DataArray, pos_dims: list[dict], spec_dims: list[dict], pos_plan: Any,
-                        spec_plan: Any, scattered_dim: str | None) -> dict[str, Any]:
+def coordinate_document(
+    ref: xr.DataArray,
+    pos_dims: list[dict],
+    spec_dims: list[dict],
+    pos_plan: Any,
+    spec_plan: Any,
+    scattered_dim: str | None,
+) -> dict[str, Any]:
     """The ``coords``, ``extra_coords``, ``dims`` and ``position_dim`` entries for `ref`."""
     expected = _expected_coords(pos_dims, spec_dims, pos_plan, spec_plan, scattered_dim)
     document: dict[str, Any] = {}
@@ -91,11 +106,16 @@ def coordinate_document(ref: xr.DataArray, pos_dims: list[dict], spec_dims: list
             coords[name] = entry
     if coords:
         document["coords"] = coords
-    extra = {str(k): {"dims": [str(d) for d in c.dims], "values": c.values, "attrs": dict(c.attrs)}
-             for k, c in ref.coords.items() if k not in expected}
+    extra = {
+        str(k): {"dims": [str(d) for d in c.dims], "values": c.values, "attrs": dict(c.attrs)}
+        for k, c in ref.coords.items()
+        if k not in expected
+    }
     if extra:
         document["extra_coords"] = extra
-    file_dims = ([scattered_dim] if scattered_dim else [d["label"] for d in pos_dims]) + [d["label"] for d in spec_dims]
+    file_dims = ([scattered_dim] if scattered_dim else [d["label"] for d in pos_dims]) + [
+        d["label"] for d in spec_dims
+    ]
     if [str(d) for d in ref.dims] != file_dims:
         document["dims"] = [str(d) for d in ref.dims]
     if scattered_dim and scattered_dim != mapping.POSITION_DIM:
@@ -103,15 +123,21 @@ def coordinate_document(ref: xr.DataArray, pos_dims: list[dict], spec_dims: list
     return document
 
 
-def _expected_coords(pos_dims: list[dict], spec_dims: list[dict], pos_plan: Any, spec_plan: Any,
-                     scattered_dim: str | None) -> dict[str, tuple[np.ndarray, dict]]:
+def _expected_coords(
+    pos_dims: list[dict], spec_dims: list[dict], pos_plan: Any, spec_plan: Any, scattered_dim: str | None
+) -> dict[str, tuple[np.ndarray, dict]]:
     """What the reader derives: ``{name: (values, attrs)}`` (dummy dims left out)."""
     out: dict[str, tuple[np.ndarray, dict]] = {}
     if scattered_dim:
         out[scattered_dim] = (np.arange(pos_plan.inds.shape[1]), mapping.position_dim_attrs())
         for j, dim in enumerate(pos_dims):
-            out[dim["label"]] = (pos_plan.vals[j], mapping.coordinate_attrs(dim["label"], dim["units"], "scattered"))
-    groups = [(spec_dims, spec_plan, "spectroscopic")] + ([] if scattered_dim else [(pos_dims, pos_plan, "position")])
+            out[dim["label"]] = (
+                pos_plan.vals[j],
+                mapping.coordinate_attrs(dim["label"], dim["units"], "scattered"),
+            )
+    groups = [(spec_dims, spec_plan, "spectroscopic")] + (
+        [] if scattered_dim else [(pos_dims, pos_plan, "position")]
+    )
     for dims, plan, kind in groups:
         for j, dim in enumerate(dims):
             if dim["dummy"]:

@@ -22,8 +22,10 @@ from pycrox.errors import ModelError
 
 __all__ = ["FileWriter"]
 
-_ROLES = {"Position": ("Position_Indices", "Position_Values"),
-          "Spectroscopic": ("Spectroscopic_Indices", "Spectroscopic_Values")}
+_ROLES = {
+    "Position": ("Position_Indices", "Position_Values"),
+    "Spectroscopic": ("Spectroscopic_Indices", "Spectroscopic_Values"),
+}
 
 
 class FileWriter:
@@ -88,7 +90,9 @@ class FileWriter:
                 dset.attrs[role] = target.ref
         return dset
 
-    def _place(self, parent: str, main_name: str, role: str, anc: AncillaryPlan, preferred: str | None) -> Any:
+    def _place(
+        self, parent: str, main_name: str, role: str, anc: AncillaryPlan, preferred: str | None
+    ) -> Any:
         array = anc.stored(role)
         values, tags = anc.attrs(role)
         signature = _signature(array, values, tags)
@@ -102,7 +106,9 @@ class FileWriter:
                     return self.h5[path]
                 continue
             if self._free(path):
-                dset = self.group(path.rsplit("/", 1)[0] or "/").create_dataset(path.rsplit("/", 1)[1], data=array)
+                dset = self.group(path.rsplit("/", 1)[0] or "/").create_dataset(
+                    path.rsplit("/", 1)[1], data=array
+                )
                 self.write_native(dset, values, tags)
                 self._signatures[path] = signature
                 return dset
@@ -141,6 +147,12 @@ def _has_reference(value: Any, tag: str | None) -> bool:
 
 def _signature(array: np.ndarray, values: Mapping[str, Any], tags: Mapping[str, str]) -> str:
     digest = hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()
-    described = _attrs.dumps({"dtype": array.dtype.str, "shape": list(array.shape),
-                              "attrs": dict(sorted(values.items())), "tags": dict(sorted(tags.items()))})
+    described = _attrs.dumps(
+        {
+            "dtype": array.dtype.str,
+            "shape": list(array.shape),
+            "attrs": dict(sorted(values.items())),
+            "tags": dict(sorted(tags.items())),
+        }
+    )
     return digest + described

@@ -32,8 +32,9 @@ def is_claimed_main(obj: Any) -> bool:
     return isinstance(obj, h5py.Dataset) and any(name in obj.attrs for name in mapping.ANCILLARY)
 
 
-def read_main(dset: h5py.Dataset, manager: Any, source: str,
-              completed: np.ndarray | None) -> tuple[xr.Dataset, list[str]]:
+def read_main(
+    dset: h5py.Dataset, manager: Any, source: str, completed: np.ndarray | None
+) -> tuple[xr.Dataset, list[str]]:
     """The node Dataset of main dataset `dset`, and the paths of its ancillary datasets.
 
     Parameters
@@ -61,23 +62,33 @@ def read_main(dset: h5py.Dataset, manager: Any, source: str,
     geometry, scattered = _geometry(pos, spec, dset.shape[0], source, where, completed)
     shared = set(pos.labels) & {*spec.labels, *([mapping.POSITION_DIM] if scattered else [])}
     if shared or (scattered and mapping.POSITION_DIM in spec.labels):
-        raise FormatError(source, f"labels {sorted(shared) or [mapping.POSITION_DIM]} name two dimensions",
-                          where=where)
+        raise FormatError(
+            source, f"labels {sorted(shared) or [mapping.POSITION_DIM]} name two dimensions", where=where
+        )
     name = where.rsplit("/", 1)[-1]
     document = _document_of(values, tags, source, where)
     dims, coords, layout = _coordinates(pos, spec, geometry, scattered)
     dim_types = mapping.dimension_types(len(pos.labels), len(spec.labels), scattered)
     quantity, units = values.pop("quantity", ""), values.pop("units", "")
-    attrs = _finish_attrs(mapping.derived_array_attrs(name, quantity, units, values, dim_types),
-                          {**layout, **_main_layout(tags, pos, spec)}, document)
+    attrs = _finish_attrs(
+        mapping.derived_array_attrs(name, quantity, units, values, dim_types),
+        {**layout, **_main_layout(tags, pos, spec)},
+        document,
+    )
     encoding = {f"usid_{k}": getattr(dset, k) for k in _STORAGE_KEYS if getattr(dset, k)}
     encoding["usid_path"] = where
     if document:
         dims, coords = _apply_document(dims, coords, document, source, where)
     if dset.dtype.names:
-        variables = {field: xr.Variable(dims, _lazy(manager, dset, geometry, source, field),
-                                        mapping.derived_field_attrs(field, dim_types), encoding=encoding)
-                     for field in dset.dtype.names}
+        variables = {
+            field: xr.Variable(
+                dims,
+                _lazy(manager, dset, geometry, source, field),
+                mapping.derived_field_attrs(field, dim_types),
+                encoding=encoding,
+            )
+            for field in dset.dtype.names
+        }
         for field, entry in document.get("fields", {}).items():
             if field in variables:
                 variables[field].attrs = _finish_attrs(variables[field].attrs, {}, entry)
@@ -99,7 +110,9 @@ def _document_of(values: dict, tags: dict, source: str, where: str) -> dict:
     try:
         document = _attrs.loads(values.pop(mapping.MODEL_ATTR))
     except (ValueError, TypeError) as exc:
-        raise FormatError(source, f"attribute {mapping.MODEL_ATTR!r} is not valid JSON ({exc})", where=where) from exc
+        raise FormatError(
+            source, f"attribute {mapping.MODEL_ATTR!r} is not valid JSON ({exc})", where=where
+        ) from exc
     if not isinstance(document, dict):
         raise FormatError(source, f"attribute {mapping.MODEL_ATTR!r} is not a JSON object", where=where)
     return document
@@ -107,38 +120,68 @@ def _document_of(values: dict, tags: dict, source: str, where: str) -> dict:
 
 def _check_main(dset: h5py.Dataset, values: dict[str, Any], source: str) -> None:
     if dset.ndim != 2:
-        raise FormatError(source, f"a USID main dataset must be 2-D (positions, spectroscopic steps); this "
-                                  f"one has shape {dset.shape}", where=dset.name)
+        raise FormatError(
+            source,
+            f"a USID main dataset must be 2-D (positions, spectroscopic steps); this "
+            f"one has shape {dset.shape}",
+            where=dset.name,
+        )
     kind = dset.dtype.kind
     if not (kind in "biufc" or (kind == "V" and dset.dtype.names)):
-        raise FormatError(source, f"main dataset has dtype {dset.dtype}; expected numbers or a compound "
-                                  "of numbers", where=dset.name)
+        raise FormatError(
+            source,
+            f"main dataset has dtype {dset.dtype}; expected numbers or a compound of numbers",
+            where=dset.name,
+        )
     for name in ("quantity", "units"):
         value = values.get(name)
         if not isinstance(value, str):
-            raise FormatError(source, f"attribute {name!r} is {'missing' if value is None else repr(value)}; "
-                                      "expected a string", where=dset.name)
+            raise FormatError(
+                source,
+                f"attribute {name!r} is {'missing' if value is None else repr(value)}; expected a string",
+                where=dset.name,
+            )
 
 
-def _geometry(pos: _ancillary.Ancillary, spec: _ancillary.Ancillary, n_rows: int, source: str, where: str,
-              completed: np.ndarray | None) -> tuple[Geometry, bool]:
+def _geometry(
+    pos: _ancillary.Ancillary,
+    spec: _ancillary.Ancillary,
+    n_rows: int,
+    source: str,
+    where: str,
+    completed: np.ndarray | None,
+) -> tuple[Geometry, bool]:
     spec_status, spec_sizes, spec_order = mapping.grid_status(spec.inds)
     if spec_status != "grid":
-        raise FormatError(source, f"Spectroscopic_Indices {spec.labels} do not form a grid (sizes "
-                                  f"{spec_sizes}, {spec.inds.shape[1]} steps)", where=where)
+        raise FormatError(
+            source,
+            f"Spectroscopic_Indices {spec.labels} do not form a grid (sizes "
+            f"{spec_sizes}, {spec.inds.shape[1]} steps)",
+            where=where,
+        )
     if mapping.is_scattered(pos.inds, pos.types):
-        return Geometry((n_rows,), tuple(spec_sizes), (0,), tuple(spec_order), _valid(completed, n_rows)), True
+        return Geometry(
+            (n_rows,), tuple(spec_sizes), (0,), tuple(spec_order), _valid(completed, n_rows)
+        ), True
     status, sizes, order = mapping.grid_status(pos.inds)
     if status == "invalid":
-        raise FormatError(source, f"Position_Indices {pos.labels} do not form a grid: the rows are not "
-                                  f"one odometer over the sizes {sizes}", where=where)
+        raise FormatError(
+            source,
+            f"Position_Indices {pos.labels} do not form a grid: the rows are not "
+            f"one odometer over the sizes {sizes}",
+            where=where,
+        )
     valid = _valid(completed, n_rows)
     total = int(np.prod(sizes, dtype=np.int64))
     if status == "truncated":
         valid = np.arange(total) < n_rows
     if valid is not None:
-        warnings.warn(f"{source}:{where}: {int((~valid).sum())} of {total} positions are missing "
-                      "(incomplete acquisition or processing); they read as NaN", UserWarning, stacklevel=4)
+        warnings.warn(
+            f"{source}:{where}: {int((~valid).sum())} of {total} positions are missing "
+            "(incomplete acquisition or processing); they read as NaN",
+            UserWarning,
+            stacklevel=4,
+        )
     return Geometry(tuple(sizes), tuple(spec_sizes), tuple(order), tuple(spec_order), valid), False
 
 
@@ -148,16 +191,20 @@ def _valid(completed: np.ndarray | None, n_rows: int) -> np.ndarray | None:
     return completed.astype(bool)
 
 
-def _coordinates(pos: _ancillary.Ancillary, spec: _ancillary.Ancillary, geo: Geometry,
-                 scattered: bool) -> tuple[list[str], dict[str, xr.Variable], dict[str, Any]]:
+def _coordinates(
+    pos: _ancillary.Ancillary, spec: _ancillary.Ancillary, geo: Geometry, scattered: bool
+) -> tuple[list[str], dict[str, xr.Variable], dict[str, Any]]:
     """Dims, coordinates and the non-default layout of the N-D form."""
     coords: dict[str, xr.Variable] = {}
     layout: dict[str, Any] = {}
     if scattered:
-        coords[mapping.POSITION_DIM] = xr.Variable(mapping.POSITION_DIM, np.arange(pos.inds.shape[1]),
-                                                   mapping.position_dim_attrs())
+        coords[mapping.POSITION_DIM] = xr.Variable(
+            mapping.POSITION_DIM, np.arange(pos.inds.shape[1]), mapping.position_dim_attrs()
+        )
         for label, unit, row in zip(pos.labels, pos.units, pos.vals, strict=True):
-            coords[label] = xr.Variable(mapping.POSITION_DIM, row, mapping.coordinate_attrs(label, unit, "scattered"))
+            coords[label] = xr.Variable(
+                mapping.POSITION_DIM, row, mapping.coordinate_attrs(label, unit, "scattered")
+            )
         dims = [mapping.POSITION_DIM]
     else:
         dims = list(pos.labels)
@@ -197,15 +244,20 @@ def _finish_attrs(attrs: dict, layout: dict, document: dict) -> dict:
     return out
 
 
-def _apply_document(dims: list[str], coords: dict[str, xr.Variable], document: dict, source: str,
-                    where: str) -> tuple[list[str], dict[str, xr.Variable]]:
+def _apply_document(
+    dims: list[str], coords: dict[str, xr.Variable], document: dict, source: str, where: str
+) -> tuple[list[str], dict[str, xr.Variable]]:
     """Rename the scattered dim and restore the coordinates recorded by the writer."""
     try:
         renamed = document.get("position_dim")
         if renamed and mapping.POSITION_DIM in dims:
             dims = [renamed if d == mapping.POSITION_DIM else d for d in dims]
-            coords = {(renamed if k == mapping.POSITION_DIM else k): v.rename({mapping.POSITION_DIM: renamed})
-                      if mapping.POSITION_DIM in v.dims else v for k, v in coords.items()}
+            coords = {
+                (renamed if k == mapping.POSITION_DIM else k): v.rename({mapping.POSITION_DIM: renamed})
+                if mapping.POSITION_DIM in v.dims
+                else v
+                for k, v in coords.items()
+            }
         for name, entry in document.get("coords", {}).items():
             if entry.get("drop"):
                 coords.pop(name)
@@ -217,8 +269,9 @@ def _apply_document(dims: list[str], coords: dict[str, xr.Variable], document: d
         for name, entry in document.get("extra_coords", {}).items():
             coords[name] = xr.Variable(entry["dims"], np.asarray(entry["values"]), entry.get("attrs", {}))
     except (KeyError, ValueError, TypeError, IndexError) as exc:
-        raise FormatError(source, f"attribute {mapping.MODEL_ATTR!r} does not fit the dataset ({exc})",
-                          where=where) from exc
+        raise FormatError(
+            source, f"attribute {mapping.MODEL_ATTR!r} does not fit the dataset ({exc})", where=where
+        ) from exc
     return dims, coords
 
 
@@ -231,5 +284,8 @@ def _restore_dims(ds: xr.Dataset, document: dict, source: str, where: str) -> xr
         drop = [d for d in ds.dims if d not in keep]
         return ds.isel(dict.fromkeys(drop, 0), drop=True).transpose(*keep)
     except (KeyError, ValueError, IndexError) as exc:
-        raise FormatError(source, f"attribute {mapping.MODEL_ATTR!r} lists dims {keep} that do not fit the "
-                                  f"dataset ({exc})", where=where) from exc
+        raise FormatError(
+            source,
+            f"attribute {mapping.MODEL_ATTR!r} lists dims {keep} that do not fit the dataset ({exc})",
+            where=where,
+        ) from exc

@@ -78,8 +78,9 @@ class _Dim:
     dummy: bool = False
 
 
-def plan_main(obj: xr.DataArray | xr.Dataset, name: str, *, position_dims: Any = None,
-              node_attrs: dict | None = None) -> MainPlan:
+def plan_main(
+    obj: xr.DataArray | xr.Dataset, name: str, *, position_dims: Any = None, node_attrs: dict | None = None
+) -> MainPlan:
     """Plan the main dataset `name` for a DataArray, or for a Dataset written as one compound dataset.
 
     Raises
@@ -92,7 +93,9 @@ def plan_main(obj: xr.DataArray | xr.Dataset, name: str, *, position_dims: Any =
         raise ModelError(f"{name}: a Dataset without data variables cannot be a USID main dataset")
     ref = next(iter(fields.values()))
     _check_fields(fields, ref, name)
-    layout = obj.attrs.get(mapping.LAYOUT_ATTR) if isinstance(obj.attrs.get(mapping.LAYOUT_ATTR), dict) else {}
+    layout = (
+        obj.attrs.get(mapping.LAYOUT_ATTR) if isinstance(obj.attrs.get(mapping.LAYOUT_ATTR), dict) else {}
+    )
     positions, spectra = _split(ref, position_dims, name)
     scattered = _scattered_labels(ref, positions)
     pos_dims = _scattered_dims(ref, scattered) if scattered else _grid_dims(ref, positions)
@@ -109,12 +112,19 @@ def plan_main(obj: xr.DataArray | xr.Dataset, name: str, *, position_dims: Any =
     dim_types = mapping.dimension_types(len(pos_dims), len(spec_dims), bool(scattered))
     attrs, tags = _document.main_attrs(obj, name, fields, dim_types, layout, node_attrs)
     coords_doc = _document.coordinate_document(
-        ref, [_coord_view(d) for d in pos_dims], [_coord_view(d) for d in spec_dims], position,
-        spectroscopic, positions[0] if scattered else None)
+        ref,
+        [_coord_view(d) for d in pos_dims],
+        [_coord_view(d) for d in spec_dims],
+        position,
+        spectroscopic,
+        positions[0] if scattered else None,
+    )
     if coords_doc:
         doc = _attrs.loads(attrs[mapping.MODEL_ATTR]) if mapping.MODEL_ATTR in attrs else {}
         attrs[mapping.MODEL_ATTR] = _attrs.dumps({**doc, **coords_doc})
-    return MainPlan(name, data, attrs, tags, position, spectroscopic, mapping.storage_kwargs(ref.encoding, shape))
+    return MainPlan(
+        name, data, attrs, tags, position, spectroscopic, mapping.storage_kwargs(ref.encoding, shape)
+    )
 
 
 def _check_fields(fields: dict[str, xr.DataArray], ref: xr.DataArray, name: str) -> None:
@@ -123,8 +133,10 @@ def _check_fields(fields: dict[str, xr.DataArray], ref: xr.DataArray, name: str)
             raise ModelError(f"{name}: dimension {dim!r} is not a string; USID labels are strings")
     for key, var in fields.items():
         if set(var.dims) != set(ref.dims) or any(var.sizes[d] != ref.sizes[d] for d in ref.dims):
-            raise ModelError(f"{name}: field {key!r} has dims {dict(var.sizes)} but {dict(ref.sizes)} are "
-                             "needed for one compound dataset; write the variables separately (compound=False)")
+            raise ModelError(
+                f"{name}: field {key!r} has dims {dict(var.sizes)} but {dict(ref.sizes)} are "
+                "needed for one compound dataset; write the variables separately (compound=False)"
+            )
 
 
 def _split(ref: xr.DataArray, position_dims: Any, name: str) -> tuple[list[str], list[str]]:
@@ -153,14 +165,24 @@ def _grid_dims(ref: xr.DataArray, dims: list[str]) -> list[_Dim]:
     out = []
     for dim in dims:
         coord = ref.coords[dim].variable if dim in ref.coords else None
-        values = coord.values if coord is not None and coord.dtype.kind in "biuf" else np.arange(ref.sizes[dim])
+        values = (
+            coord.values if coord is not None and coord.dtype.kind in "biuf" else np.arange(ref.sizes[dim])
+        )
         out.append(_Dim(dim, ref.sizes[dim], _units(coord), values, coord))
     return out
 
 
 def _scattered_dims(ref: xr.DataArray, labels: list[str]) -> list[_Dim]:
-    return [_Dim(label, ref.coords[label].size, _units(ref.coords[label].variable), ref.coords[label].values,
-                 ref.coords[label].variable) for label in labels]
+    return [
+        _Dim(
+            label,
+            ref.coords[label].size,
+            _units(ref.coords[label].variable),
+            ref.coords[label].values,
+            ref.coords[label].variable,
+        )
+        for label in labels
+    ]
 
 
 def _units(coord: xr.Variable | None) -> str:
@@ -180,7 +202,9 @@ def _add_dummy(pos_dims: list[_Dim], spec_dims: list[_Dim], ref: xr.DataArray) -
 
 
 def _ancillary_plan(kind: str, dims: list[_Dim], layout: dict, scattered: bool) -> AncillaryPlan:
-    entries = {k: v for k, v in (layout.get("ancillary") or {}).items() if k.startswith(kind) and isinstance(v, dict)}
+    entries = {
+        k: v for k, v in (layout.get("ancillary") or {}).items() if k.startswith(kind) and isinstance(v, dict)
+    }
     labels, units = [d.label for d in dims], [d.units for d in dims]
     index_dtype = _index_dtype(entries.get(f"{kind}_Indices", {}), dims)
     values_dtype = _values_dtype([d.values for d in dims])
@@ -245,7 +269,9 @@ def _matrix(var: xr.Variable, dummies: list[str], order: list[str], shape: tuple
 
 def _structured(matrices: dict[str, Any]) -> np.ndarray:
     first = next(iter(matrices.values()))
-    dtype = np.dtype([(k, np.asarray(m).dtype if not hasattr(m, "dask") else m.dtype) for k, m in matrices.items()])
+    dtype = np.dtype(
+        [(k, np.asarray(m).dtype if not hasattr(m, "dask") else m.dtype) for k, m in matrices.items()]
+    )
     out = np.empty(first.shape, dtype=dtype)
     for key, matrix in matrices.items():
         out[key] = np.asarray(matrix)

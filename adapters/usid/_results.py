@@ -9,6 +9,7 @@ spectroscopic) dims equal the source's share the source's ancillary datasets.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -17,18 +18,50 @@ import xarray as xr
 from pycrox.adapters.usid import _attrs, mapping
 from pycrox.adapters.usid._h5write import FileWriter
 from pycrox.adapters.usid._plan import plan_main
+from xarray.backends.file_manager import FILE_CACHE
+from xarray.backends.locks import HDF5_LOCK
 
 from pycrox import provenance
-from pycrox.errors import ModelError, NotFoundError
+from pycrox.errors import ModelError, NotFoundError, WriteError
 
-__all__ = ["remove", "source_path", "write_results"]
+__all__ = ["open_for_append", "remove", "source_path", "write_results"]
+
+
+def open_for_append(path: str) -> h5py.File:
+    """`path` opened read-write, after closing pycrox's own cached read-only handles to it.
+
+    Objects opened lazily from the file (the source of a result, typically) keep their file
+    manager; it reopens the file on their next read.
+
+    Raises
+    ------
+    WriteError
+        When the file cannot be opened for writing (open elsewhere, read-only, not HDF5).
+    """
+    target = os.path.realpath(path)
+    with HDF5_LOCK, FILE_CACHE._lock:
+        for key in list(FILE_CACHE):
+            handle = FILE_CACHE[key]
+            if (
+                isinstance(handle, h5py.File)
+                and handle.id.valid
+                and os.path.realpath(handle.filename) == target
+            ):
+                del FILE_CACHE[key]
+                handle.close()
+    try:
+        return h5py.File(path, "r+")
+    except OSError as exc:
+        raise WriteError(f"{path}: cannot be opened for writing ({exc}); close other handles to it") from exc
 
 
 def source_path(source: Any) -> str:
     """The HDF5 path of a main dataset given as a path or as an object read from it."""
     if isinstance(source, str):
         return "/" + source.strip("/")
-    variables = [source] if isinstance(source, xr.DataArray) else list(getattr(source, "data_vars", {}).values())
+    variables = (
+        [source] if isinstance(source, xr.DataArray) else list(getattr(source, "data_vars", {}).values())
+    )
     for var in variables:
         where = var.encoding.get("usid_path")
         if isinstance(where, str):
@@ -36,8 +69,14 @@ def source_path(source: Any) -> str:
     raise ModelError("source= must be the HDF5 path of the source main dataset, or an object read from it")
 
 
-def write_results(obj: xr.DataArray | xr.Dataset, path: str, source: Any, *, position_dims: Any = None,
-                  compound: bool | None = None) -> str:
+def write_results(
+    obj: xr.DataArray | xr.Dataset,
+    path: str,
+    source: Any,
+    *,
+    position_dims: Any = None,
+    compound: bool | None = None,
+) -> str:
     """Write `obj` into a new results group of main dataset `source` in the existing file `path`.
 
     Returns
@@ -51,7 +90,7 @@ def write_results(obj: xr.DataArray | xr.Dataset, path: str, source: Any, *, pos
         If `source` is not a main dataset of the file.
     """
     where = source_path(source)
-    with h5py.File(path, "r+") as h5:
+    with open_for_append(path) as h5:
         src = h5.get(where)
         if not isinstance(src, h5py.Dataset) or "Position_Indices" not in src.attrs:
             raise NotFoundError(path, f"no USID main dataset at {where!r} to attach the results to")
@@ -83,8 +122,9 @@ def _new_group(writer: FileWriter, src: h5py.Dataset, tool: str) -> h5py.Group:
 
 def _group_attrs(writer: FileWriter, group: h5py.Group, tool: str, parameters: dict, source: str) -> None:
     attrs = {"tool": tool, "num_source_dsets": 1, "source_000": {"$ref": source}}
-    native, rest = _attrs.split_native({k: v for k, v in parameters.items() if k not in attrs},
-                                       reserved=(mapping.MODEL_ATTR,))
+    native, rest = _attrs.split_native(
+        {k: v for k, v in parameters.items() if k not in attrs}, reserved=(mapping.MODEL_ATTR,)
+    )
     writer.write_native(group, {**attrs, **native}, {})
     if rest:
         group.attrs[mapping.MODEL_ATTR] = _attrs.dumps({"attrs": rest})

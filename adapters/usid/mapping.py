@@ -173,7 +173,12 @@ def coordinate_attrs(label: str, units: str, kind: str) -> dict[str, str]:
         coordinates of scattered positions) -> SPATIAL.
     """
     dim_type = "SPECTRAL" if kind == "spectroscopic" else "SPATIAL"
-    return {"units": units, "quantity": label, "dimension_type": dim_type, "long_name": model.long_name(label, units)}
+    return {
+        "units": units,
+        "quantity": label,
+        "dimension_type": dim_type,
+        "long_name": model.long_name(label, units),
+    }
 
 
 def position_dim_attrs() -> dict[str, str]:
@@ -188,8 +193,9 @@ def dimension_types(n_position: int, n_spectroscopic: int, scattered: bool) -> l
     return position + ["SPECTRAL"] * n_spectroscopic
 
 
-def derived_array_attrs(name: str, quantity: Any, units: Any, original_metadata: dict,
-                        dim_types: Sequence[str]) -> dict[str, Any]:
+def derived_array_attrs(
+    name: str, quantity: Any, units: Any, original_metadata: dict, dim_types: Sequence[str]
+) -> dict[str, Any]:
     """The model attrs the reader derives for a main dataset before applying ``pycrox_model``."""
     return {
         "title": name,
@@ -219,8 +225,13 @@ def group_attrs_for(layout: dict, values: dict) -> dict:
 def storage_kwargs(encoding: dict, shape: tuple[int, ...]) -> dict[str, Any]:
     """``create_dataset`` keywords (chunks, compression, ...) from ``encoding["usid_*"]``, when they fit."""
     chunks = encoding.get("usid_chunks")
-    if not (isinstance(chunks, tuple | list) and len(chunks) == len(shape) and all(
-            isinstance(c, int | np.integer) and 0 < c <= max(s, 1) for c, s in zip(chunks, shape, strict=True))):
+    if not (
+        isinstance(chunks, tuple | list)
+        and len(chunks) == len(shape)
+        and all(
+            isinstance(c, int | np.integer) and 0 < c <= max(s, 1) for c, s in zip(chunks, shape, strict=True)
+        )
+    ):
         return {}
     out: dict[str, Any] = {"chunks": tuple(int(c) for c in chunks)}
     if encoding.get("usid_compression"):

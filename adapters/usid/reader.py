@@ -56,7 +56,11 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
 
 
 def _has_references(obj: Any) -> bool:
-    return isinstance(obj, h5py.Dataset) and "Position_Indices" in obj.attrs and "Spectroscopic_Indices" in obj.attrs
+    return (
+        isinstance(obj, h5py.Dataset)
+        and "Position_Indices" in obj.attrs
+        and "Spectroscopic_Indices" in obj.attrs
+    )
 
 
 def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> xr.DataTree:
@@ -108,9 +112,12 @@ def _read_nodes(h5: h5py.File, top: Any, manager: Any, source: str) -> tuple[dic
     for dset in mains:
         try:
             signals[dset.name], paths = read_main(dset, manager, source, _completed(dset))
+        except FormatError:
+            raise
         except H5_ERRORS as exc:
-            raise FormatError(source, f"cannot read the main dataset ({type(exc).__name__}: {exc})",
-                              where=dset.name) from exc
+            raise FormatError(
+                source, f"cannot read the main dataset ({type(exc).__name__}: {exc})", where=dset.name
+            ) from exc
         ancillary.update(paths)
     taken = {str(d) for ds in signals.values() for d in ds.dims}
     nodes: dict[str, xr.Dataset] = {group.name: _group_node(group, source) for group in groups}
@@ -166,8 +173,9 @@ def _read_object_attrs(obj: Any, source: str) -> tuple[dict[str, Any], dict[str,
         try:
             document = _attrs.loads(values.pop(mapping.MODEL_ATTR))
         except (ValueError, TypeError) as exc:
-            raise FormatError(source, f"attribute {mapping.MODEL_ATTR!r} is not valid JSON ({exc})",
-                              where=obj.name) from exc
+            raise FormatError(
+                source, f"attribute {mapping.MODEL_ATTR!r} is not valid JSON ({exc})", where=obj.name
+            ) from exc
         values.update(document.get("attrs", {}))
     return values, tags
 
@@ -183,8 +191,12 @@ def _plain_variable(dset: h5py.Dataset, manager: Any, source: str, taken: set[st
         dims.append(dim)
     values, tags = _read_object_attrs(dset, source)
     attrs = values if not tags else {**values, mapping.LAYOUT_ATTR: {"attr_types": tags}}
-    encoding = {f"usid_{k}": getattr(dset, k) for k in ("chunks", "compression", "compression_opts")
-                if getattr(dset, k)}
+    encoding = {
+        f"usid_{k}": getattr(dset, k)
+        for k in ("chunks", "compression", "compression_opts")
+        if getattr(dset, k)
+    }
     path, eager = dset.name, (dset[()] if dset.dtype.kind == "O" else None)
     return lambda: xr.Variable(
-        dims, lazy_variable_data(manager, path) if eager is None else eager, attrs, encoding=encoding)
+        dims, lazy_variable_data(manager, path) if eager is None else eager, attrs, encoding=encoding
+    )

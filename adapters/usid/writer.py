@@ -101,22 +101,28 @@ def _append(obj: Any, path: Any, *, position_dims: Any, compound: bool | None, s
     if source is not None:
         _results.write_results(obj, local, source, position_dims=position_dims, compound=compound)
         return
-    with h5py.File(local, "r+") as h5:
+    with _results.open_for_append(local) as h5:
         writer = FileWriter(h5)
         index = 0
         while f"Measurement_{index:03d}" in h5:
             index += 1
         try:
-            write_object(writer, obj, position_dims=position_dims, compound=compound,
-                         group=f"/Measurement_{index:03d}/Channel_000")
+            write_object(
+                writer,
+                obj,
+                position_dims=position_dims,
+                compound=compound,
+                group=f"/Measurement_{index:03d}/Channel_000",
+            )
             writer.finish()
         except BaseException:
             _results.remove(h5, writer.created)
             raise
 
 
-def write_object(writer: FileWriter, obj: Any, *, position_dims: Any, compound: bool | None,
-                 group: str | None = None) -> None:
+def write_object(
+    writer: FileWriter, obj: Any, *, position_dims: Any, compound: bool | None, group: str | None = None
+) -> None:
     """Write a DataArray, Dataset or DataTree into the open file of `writer`."""
     if isinstance(obj, xr.DataTree):
         write_tree(writer, obj, position_dims=position_dims)
@@ -130,8 +136,9 @@ def write_object(writer: FileWriter, obj: Any, *, position_dims: Any, compound: 
         raise TypeError(f"cannot write {type(obj).__name__} to USID; pass a DataArray, Dataset or DataTree")
 
 
-def _write_dataset(writer: FileWriter, ds: xr.Dataset, position_dims: Any, compound: bool | None,
-                   group: str | None) -> None:
+def _write_dataset(
+    writer: FileWriter, ds: xr.Dataset, position_dims: Any, compound: bool | None, group: str | None
+) -> None:
     as_compound = bool(ds.attrs.get(model.COMPOUND_ATTR)) if compound is None else compound
     first = next(iter(ds.data_vars.values()), None)
     if as_compound:
@@ -169,19 +176,29 @@ def write_tree(writer: FileWriter, tree: xr.DataTree, *, position_dims: Any = No
             continue
         parent = path.rsplit("/", 1)[0] or "/"
         node_attrs = None if isinstance(signal, xr.Dataset) else dict(node.attrs)
-        writer.main(parent, plan_main(signal, dataset_name(node.name, "Raw_Data"), position_dims=position_dims,
-                                      node_attrs=node_attrs))
+        writer.main(
+            parent,
+            plan_main(
+                signal,
+                dataset_name(node.name, "Raw_Data"),
+                position_dims=position_dims,
+                node_attrs=node_attrs,
+            ),
+        )
 
 
 def _check_signal_node(node: xr.DataTree) -> None:
     if node.children:
-        raise ModelError(f"{node.path}: a signal node cannot have child nodes in USID (a dataset holds no "
-                         f"groups); children: {sorted(node.children)}")
+        raise ModelError(
+            f"{node.path}: a signal node cannot have child nodes in USID (a dataset holds no "
+            f"groups); children: {sorted(node.children)}"
+        )
     if not node.attrs.get(model.COMPOUND_ATTR):
         others = [k for k in node.data_vars if k != node.name]
         if others:
-            raise ModelError(f"{node.path}: a signal node holds one data variable named like it; found also "
-                             f"{others}")
+            raise ModelError(
+                f"{node.path}: a signal node holds one data variable named like it; found also {others}"
+            )
 
 
 def _kept_parent(encoding: dict, name: str | None) -> str | None:

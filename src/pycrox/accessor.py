@@ -8,7 +8,7 @@ from typing import Any
 import xarray as xr
 
 from pycrox import io, model, units_xr
-from pycrox.analysis import atoms, filters, fourier, registration, windows
+from pycrox.analysis import atoms, clustering, decomposition, filters, fitting, fourier, registration, windows
 
 Dims = Hashable | Iterable[Hashable] | None
 
@@ -133,6 +133,22 @@ class PycroDataArrayAccessor(_Pycro):
     def find_atoms(self, **kwargs: Any) -> xr.Dataset:
         """Sub-pixel positions of bright atomic columns; see `pycrox.analysis.atoms.find_atoms`."""
         return atoms.find_atoms(self._obj, **kwargs)
+
+    def decompose(self, n_components: int, dim: Dims = None, **kwargs: Any) -> xr.Dataset:
+        """Components and loadings (SVD, PCA, NMF, ICA); see `pycrox.analysis.decomposition.decompose`."""
+        return decomposition.decompose(self._obj, n_components, dim, **kwargs)
+
+    def denoise(self, n_components: int, dim: Dims = None) -> xr.DataArray:
+        """Rebuild from the first SVD components; see `pycrox.analysis.decomposition.denoise`."""
+        return decomposition.denoise(self._obj, n_components, dim)
+
+    def cluster(self, n_clusters: int, dim: Dims = None, **kwargs: Any) -> xr.Dataset:
+        """k-means label map and cluster means; see `pycrox.analysis.clustering.cluster`."""
+        return clustering.cluster(self._obj, n_clusters, dim, **kwargs)
+
+    def fit(self, model: Any, dim: Dims = None, **kwargs: Any) -> xr.Dataset:
+        """Fit a model to every spectrum at once; see `pycrox.analysis.fitting.fit`."""
+        return fitting.fit(self._obj, model, dim, **kwargs)
 
 
 @xr.register_dataset_accessor("pycro")

@@ -103,8 +103,8 @@ DIMENSIONS: dict[str, tuple[str, DimensionType]] = {
     "rgb": ("Colour channel", DimensionType.CHANNEL),
     "window_x": ("Length", DimensionType.SPATIAL),
     "window_y": ("Length", DimensionType.SPATIAL),
-    "component": ("Component", DimensionType.UNKNOWN),
-    "cluster": ("Cluster", DimensionType.UNKNOWN),
+    "component": ("Component", DimensionType.CHANNEL),
+    "cluster": ("Cluster", DimensionType.CHANNEL),
 }
 
 #: normalised acquisition metadata keys (``attrs["metadata"]``) -> unit of their value

@@ -81,10 +81,16 @@ def test_corpus_signals_match_the_manifest(name, door, shared_data, manifest, in
 @pytest.mark.parametrize("name", CORPUS)
 def test_corpus_groups_are_nodes_with_their_attributes(name, shared_data, manifest, interop):
     tree = pycrox.open_tree(shared_data / "nsid" / name)
-    dict_groups = {f"{d['path'].rsplit('/', 1)[0]}/{g}" for d in manifest[name]["datasets"]
-                   for g in [*d["groups"], *d["structure_groups"]]}
-    expected = {p: g for p, g in manifest[name]["inventory"]["groups"].items()
-                if not any(p == d or p.startswith(d + "/") for d in dict_groups)}
+    dict_groups = {
+        f"{d['path'].rsplit('/', 1)[0]}/{g}"
+        for d in manifest[name]["datasets"]
+        for g in [*d["groups"], *d["structure_groups"]]
+    }
+    expected = {
+        p: g
+        for p, g in manifest[name]["inventory"]["groups"].items()
+        if not any(p == d or p.startswith(d + "/") for d in dict_groups)
+    }
     nodes = {n.path: n for n in tree.subtree if n.path not in model.signal_nodes(tree)}
     assert sorted(nodes) == sorted(expected)
     for path, group in expected.items():
@@ -95,7 +101,9 @@ def test_corpus_groups_are_nodes_with_their_attributes(name, shared_data, manife
 
 
 def test_structures_are_kept_as_their_group(shared_data, manifest):
-    da = pycrox.open(shared_data / "nsid" / "nsid_multi_channel.h5", group="/Measurement_000/Channel_000/HAADF/HAADF")
+    da = pycrox.open(
+        shared_data / "nsid" / "nsid_multi_channel.h5", group="/Measurement_000/Channel_000/HAADF/HAADF"
+    )
     expected = manifest["nsid_multi_channel.h5"]["datasets"][0]["structures"]["SrTiO3"]
     stored = da.attrs["Structure_000"]["SrTiO3"]
     assert stored["elements"] == expected["formula"]
@@ -122,8 +130,10 @@ def test_open_datatree_door_equals_open_tree(shared_data):
     path = shared_data / "nsid" / "nsid_results.h5"
     via_xarray = xr.open_datatree(path, engine=NSIDBackendEntrypoint)
     xr.testing.assert_identical(via_xarray.load(), pycrox.open_tree(path).load())
-    assert via_xarray["/Measurement_000/Channel_000/Log_Filter_000/parameters"].attrs == {"iterations": 1,
-                                                                                         "mode": "edge"}
+    assert via_xarray["/Measurement_000/Channel_000/Log_Filter_000/parameters"].attrs == {
+        "iterations": 1,
+        "mode": "edge",
+    }
 
 
 def test_legacy_pytemlib_file_opens(shared_data):
@@ -166,8 +176,9 @@ def test_reads_open_h5py_files_and_leaves_them_open(shared_data):
         tree = reader.read_tree(f)
         assert reader.guess_can_open(f)
         ds = xr.open_dataset(f, engine=NSIDBackendEntrypoint)
-        assert float(ds["HAADF"].sum()) == pytest.approx(float(tree["Measurement_000/Channel_000/HAADF/HAADF"]
-                                                                    ["HAADF"].sum()))
+        assert float(ds["HAADF"].sum()) == pytest.approx(
+            float(tree["Measurement_000/Channel_000/HAADF/HAADF"]["HAADF"].sum())
+        )
         tree.close()
         assert f.id.valid
 
@@ -222,8 +233,11 @@ def test_dimension_of_wrong_length_names_file_path_and_sizes(shared_data, tmp_pa
     path = tmp_path / "wrong.h5"
     shutil.copy(shared_data / "nsid" / "nsid_image_2d.h5", path)
     _replace_scale(path, "x", np.arange(40.0))
-    with pytest.raises(FormatError, match=r"wrong\.h5:/Measurement_000/Channel_000/HAADF/HAADF: dimension 'x' "
-                                          r"has \(40,\) values but data axis 0 has 32"):
+    with pytest.raises(
+        FormatError,
+        match=r"wrong\.h5:/Measurement_000/Channel_000/HAADF/HAADF: dimension 'x' "
+        r"has \(40,\) values but data axis 0 has 32",
+    ):
         pycrox.open(path)
 
 
@@ -231,8 +245,11 @@ def test_missing_dimension_dataset_warns_and_uses_index_values(shared_data, tmp_
     path = tmp_path / "missing.h5"
     shutil.copy(shared_data / "nsid" / "nsid_image_2d.h5", path)
     _replace_scale(path, "y", None)
-    with pytest.warns(UserWarning, match=r"missing\.h5:/Measurement_000/Channel_000/HAADF/HAADF: axis 1 has no "
-                                         "dimension dataset"):
+    with pytest.warns(
+        UserWarning,
+        match=r"missing\.h5:/Measurement_000/Channel_000/HAADF/HAADF: axis 1 has no "
+        "dimension dataset",
+    ):
         da = pycrox.open(path)
     assert da.dims == ("x", "y")
     np.testing.assert_array_equal(da["y"].values, np.arange(24))
@@ -247,7 +264,9 @@ def test_unattached_dimension_dataset_is_used_with_a_warning(shared_data, tmp_pa
         group["HAADF"].dims[1].detach_scale(group["y"])
     with pytest.warns(UserWarning, match="dimension 'y' is not attached"):
         da = pycrox.open(path)
-    np.testing.assert_array_equal(da["y"].values, h5py.File(path, "r")["/Measurement_000/Channel_000/HAADF/y"][()])
+    np.testing.assert_array_equal(
+        da["y"].values, h5py.File(path, "r")["/Measurement_000/Channel_000/HAADF/y"][()]
+    )
 
 
 def test_unknown_data_type_reads_as_unknown_with_a_warning(shared_data, tmp_path):

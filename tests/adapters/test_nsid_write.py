@@ -24,17 +24,24 @@ from pycrox.testing import assert_lossless, raise_if_dask_computes, strategies
 
 def image(name: str = "image", **attrs) -> xr.DataArray:
     data = np.arange(12, dtype=np.float32).reshape(3, 4)
-    coords = {"y": {"values": [0.0, 0.5, 1.0], "units": "nm"}, "x": {"values": np.arange(4) * 0.5, "units": "nm"}}
-    return model.from_array(data, ("y", "x"), coords=coords, name=name, units="counts", quantity="intensity",
-                            **attrs)
+    coords = {
+        "y": {"values": [0.0, 0.5, 1.0], "units": "nm"},
+        "x": {"values": np.arange(4) * 0.5, "units": "nm"},
+    }
+    return model.from_array(
+        data, ("y", "x"), coords=coords, name=name, units="counts", quantity="intensity", **attrs
+    )
 
 
 def inventory(path: Path) -> dict[str, dict]:
     """Every object of a file with its attributes (dimension-scale bookkeeping left out)."""
     out: dict[str, dict] = {}
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, {
-            k: repr(v) for k, v in obj.attrs.items() if k not in mapping.DIMSCALE_ATTRS}))
+        f.visititems(
+            lambda name, obj: out.__setitem__(
+                name, {k: repr(v) for k, v in obj.attrs.items() if k not in mapping.DIMSCALE_ATTRS}
+            )
+        )
     return out
 
 
@@ -60,10 +67,24 @@ def test_corpus_tree_round_trip_is_lossless(name, shared_data, tmp_path):
 
 
 def test_what_pynsid_cannot_hold_survives(tmp_path):
-    da = image(title="", metadata={"none": None, "mixed": [1, "a", None], "tuple": (1, 2.5), "bytes": b"\x00ab",
-                                   "empty": {}, "slash/key": 3, "big": 2**70, "nested": [{"a": 1}, {"b": None}]})
-    da = da.assign_coords(x=da.x.astype(np.int32), label=("x", np.array(["a", "bb", "ccc", "ü"])),
-                          when=np.datetime64("2024-05-17T10:00", "ns"))
+    da = image(
+        title="",
+        metadata={
+            "none": None,
+            "mixed": [1, "a", None],
+            "tuple": (1, 2.5),
+            "bytes": b"\x00ab",
+            "empty": {},
+            "slash/key": 3,
+            "big": 2**70,
+            "nested": [{"a": 1}, {"b": None}],
+        },
+    )
+    da = da.assign_coords(
+        x=da.x.astype(np.int32),
+        label=("x", np.array(["a", "bb", "ccc", "ü"])),
+        when=np.datetime64("2024-05-17T10:00", "ns"),
+    )
     da.y.attrs.update(units="", long_name="row", extra={"deep": True})
     pycrox.to_nsid(da, tmp_path / "odd.h5")
     assert_lossless(pycrox.open(tmp_path / "odd.h5").load(), da)
@@ -115,7 +136,10 @@ def test_rewrite_keeps_the_chunks_and_compression_read(shared_data, tmp_path):
     with h5py.File(source, "r") as a, h5py.File(tmp_path / "si.h5", "r") as b:
         path = "/Measurement_000/Channel_000/Spectrum_Image/Spectrum_Image"
         assert (b[path].chunks, b[path].compression, b[path].compression_opts) == (
-            a[path].chunks, a[path].compression, a[path].compression_opts)
+            a[path].chunks,
+            a[path].compression,
+            a[path].compression_opts,
+        )
         np.testing.assert_array_equal(b[path][()], a[path][()])
 
 
@@ -170,7 +194,10 @@ def test_dataset_becomes_one_channel_per_variable(tmp_path):
     ds = xr.Dataset({"a": image("a"), "b": image("b") * 2}, attrs={"sample": "STO"})
     pycrox.to_nsid(ds, tmp_path / "ds.h5")
     tree = pycrox.open_tree(tmp_path / "ds.h5")
-    assert sorted(model.signal_nodes(tree)) == ["/Measurement_000/Channel_000/a/a", "/Measurement_000/Channel_001/b/b"]
+    assert sorted(model.signal_nodes(tree)) == [
+        "/Measurement_000/Channel_000/a/a",
+        "/Measurement_000/Channel_001/b/b",
+    ]
     assert tree["Measurement_000"].attrs == {"sample": "STO"}
 
 
@@ -184,7 +211,9 @@ def test_tree_signals_outside_nsid_layout_get_their_own_group(tmp_path):
 
 
 def test_trees_nsid_cannot_hold_are_refused(tmp_path):
-    compound = xr.DataTree.from_dict({"/fit": xr.Dataset({"a": image(), "b": image()}, attrs={"pycrox_compound": True})})
+    compound = xr.DataTree.from_dict(
+        {"/fit": xr.Dataset({"a": image(), "b": image()}, attrs={"pycrox_compound": True})}
+    )
     with pytest.raises(ModelError, match="no compound datasets"):
         pycrox.to_nsid(compound, tmp_path / "c.h5")
     nested = xr.DataTree.from_dict({"/image": image().to_dataset(), "/image/child": xr.Dataset()})

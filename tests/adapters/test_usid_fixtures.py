@@ -27,8 +27,15 @@ def pyusid() -> Any:
         return pytest.importorskip("pyUSID")
 
 
-def ancillary(group: h5py.Group, prefix: str, dims: list[Dim], spectral: bool, *, fast_first: bool = False,
-              index_dtype: Any = np.uint32) -> tuple[h5py.Dataset, h5py.Dataset]:
+def ancillary(
+    group: h5py.Group,
+    prefix: str,
+    dims: list[Dim],
+    spectral: bool,
+    *,
+    fast_first: bool = False,
+    index_dtype: Any = np.uint32,
+) -> tuple[h5py.Dataset, h5py.Dataset]:
     """Indices/Values datasets for `dims` given slowest first (stored reversed with `fast_first`)."""
     sizes = [len(v) for _, _, v in dims]
     grids = np.meshgrid(*[np.arange(n) for n in sizes], indexing="ij")
@@ -47,16 +54,31 @@ def ancillary(group: h5py.Group, prefix: str, dims: list[Dim], spectral: bool, *
     return index, value
 
 
-def link(main: h5py.Dataset, pos: tuple[h5py.Dataset, h5py.Dataset], spec: tuple[h5py.Dataset, h5py.Dataset]) -> None:
+def link(
+    main: h5py.Dataset, pos: tuple[h5py.Dataset, h5py.Dataset], spec: tuple[h5py.Dataset, h5py.Dataset]
+) -> None:
     """Point the four ancillary references of `main` at the given datasets."""
-    for name, dset in zip(("Position_Indices", "Position_Values", "Spectroscopic_Indices", "Spectroscopic_Values"),
-                          (*pos, *spec), strict=True):
+    for name, dset in zip(
+        ("Position_Indices", "Position_Values", "Spectroscopic_Indices", "Spectroscopic_Values"),
+        (*pos, *spec),
+        strict=True,
+    ):
         main.attrs[name] = dset.ref
 
 
-def build_usid(path: Path, data: np.ndarray, pos_dims: list[Dim], spec_dims: list[Dim], *,
-               fast_first: bool = False, name: str = "Raw_Data", quantity: str = "Amplitude",
-               units: str = "V", group: str = "Measurement_000/Channel_000", **create: Any) -> Path:
+def build_usid(
+    path: Path,
+    data: np.ndarray,
+    pos_dims: list[Dim],
+    spec_dims: list[Dim],
+    *,
+    fast_first: bool = False,
+    name: str = "Raw_Data",
+    quantity: str = "Amplitude",
+    units: str = "V",
+    group: str = "Measurement_000/Channel_000",
+    **create: Any,
+) -> Path:
     """Write `data` (axes: positions slowest..fastest, then spectroscopic) as a USID main dataset."""
     n_pos = int(np.prod([len(v) for _, _, v in pos_dims]))
     with h5py.File(path, "a") as h5:

@@ -11,11 +11,11 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
+from pycrox.adapters.usid import reader
+from pycrox.adapters.usid.backend import USIDBackendEntrypoint
 
 import pycrox
 from pycrox import model
-from pycrox.adapters.usid import reader
-from pycrox.adapters.usid.backend import USIDBackendEntrypoint
 from tests.adapters.test_usid_fixtures import build_usid, exact_sha256, pyusid
 from tests.readers._vendor_corpus import DOORS, CountingFile, check, manifest_files
 
@@ -64,7 +64,9 @@ def _structured(ds: xr.Dataset) -> np.ndarray:
 def _sha_f64(values: np.ndarray) -> str:
     values = np.asarray(values)
     target = np.complex128 if values.dtype.kind == "c" else np.float64
-    return hashlib.sha256(np.ascontiguousarray(values.astype(np.dtype(target).newbyteorder("<"))).tobytes()).hexdigest()
+    return hashlib.sha256(
+        np.ascontiguousarray(values.astype(np.dtype(target).newbyteorder("<"))).tobytes()
+    ).hexdigest()
 
 
 # --------------------------------------------------------------------------- the reference corpus
@@ -99,6 +101,7 @@ def test_every_main_dataset_matches_the_manifest(corpus, manifest, name, read_si
 
 
 @pytest.mark.reference
+@pytest.mark.filterwarnings("ignore:This dataset does not have an N-dimensional form")
 @pytest.mark.parametrize("name", CORPUS)
 def test_n_dim_form_equals_pyusid(corpus, name):
     usid = pyusid()
@@ -126,10 +129,18 @@ def test_n_dim_form_equals_pyusid(corpus, name):
 
 
 def test_compound_fit_is_a_dataset_of_fields(corpus):
-    fit = pycrox.open(corpus / "usid_sho_compound_results.h5",
-                      group="/Measurement_000/Channel_000/Raw_Data-SHO_Fit_000/Fit")
-    assert isinstance(fit, xr.Dataset) and fit.attrs[model.COMPOUND_ATTR] is True
-    assert list(fit.data_vars) == ["Amplitude [V]", "Frequency [Hz]", "Quality Factor", "Phase [rad]", "R2 Criterion"]
+    fit = pycrox.open(
+        corpus / "usid_sho_compound_results.h5", group="/Measurement_000/Channel_000/Raw_Data-SHO_Fit_000/Fit"
+    )
+    assert isinstance(fit, xr.Dataset)
+    assert fit.attrs[model.COMPOUND_ATTR] is True
+    assert list(fit.data_vars) == [
+        "Amplitude [V]",
+        "Frequency [Hz]",
+        "Quality Factor",
+        "Phase [rad]",
+        "R2 Criterion",
+    ]
     assert (fit["Amplitude [V]"].attrs["quantity"], fit["Amplitude [V]"].attrs["units"]) == ("Amplitude", "V")
     assert (fit.attrs["quantity"], fit.attrs["units"]) == ("SHO", "compound")
     with h5py.File(corpus / "usid_sho_compound_results.h5") as h5:
@@ -139,16 +150,20 @@ def test_compound_fit_is_a_dataset_of_fields(corpus):
 
 def test_complex_stays_complex(corpus):
     da = pycrox.open(corpus / "usid_complex.h5")
-    assert da.dtype == np.complex64 and da.dims == ("Y", "X", "Frequency")
+    assert da.dtype == np.complex64
+    assert da.dims == ("Y", "X", "Frequency")
 
 
 def test_groups_results_and_other_datasets_are_nodes(corpus):
     tree = pycrox.open_tree(corpus / "usid_svd_results.h5")
     group = tree["/Measurement_000/Channel_000/Raw_Data-SVD_000"]
-    assert group.attrs["tool"] == "SVD" and group.attrs["num_components"] == 4
+    assert group.attrs["tool"] == "SVD"
+    assert group.attrs["num_components"] == 4
     assert group.attrs["source_000"] == {"$ref": "/Measurement_000/Channel_000/Raw_Data"}
     with h5py.File(corpus / "usid_svd_results.h5") as h5:
-        np.testing.assert_array_equal(group["S"].values, h5["/Measurement_000/Channel_000/Raw_Data-SVD_000/S"][()])
+        np.testing.assert_array_equal(
+            group["S"].values, h5["/Measurement_000/Channel_000/Raw_Data-SVD_000/S"][()]
+        )
     assert "Position_Indices" not in tree["/Measurement_000/Channel_000"].data_vars  # ancillary: coordinates
     topo = pycrox.open_tree(corpus / "usid_spectral_map.h5")["/Measurement_000/Channel_000"]
     assert topo["Topography"].dims == ("Topography_dim_0", "Topography_dim_1")
@@ -157,7 +172,8 @@ def test_groups_results_and_other_datasets_are_nodes(corpus):
 def test_scattered_positions_become_a_position_dim(corpus):
     da = pycrox.open(corpus / "usid_irregular_positions.h5")
     assert da.dims == ("position", "Frequency")
-    assert da["X"].dims == ("position",) and da["X"].attrs["units"] == "um"
+    assert da["X"].dims == ("position",)
+    assert da["X"].attrs["units"] == "um"
     assert da["position"].attrs["dimension_type"] == "POINT_CLOUD"
 
 
@@ -168,7 +184,9 @@ def test_legacy_vendor_files_match_the_vendor_manifest(rel, door, shared_data):
 
 
 def test_legacy_fast_first_layout_keeps_pyusid_axis_order(shared_data):
-    da = pycrox.open_tree(shared_data / "vendor" / "usid" / "SingFreqPFM_0003.h5")["/Measurement_000/Channel_001/Raw_Data"]
+    da = pycrox.open_tree(shared_data / "vendor" / "usid" / "SingFreqPFM_0003.h5")[
+        "/Measurement_000/Channel_001/Raw_Data"
+    ]
     with h5py.File(shared_data / "vendor" / "usid" / "SingFreqPFM_0003.h5") as h5:
         raw = h5["/Measurement_000/Channel_001/Raw_Data"][()]
     signal = da.to_dataset()["Raw_Data"]
@@ -183,15 +201,24 @@ def test_legacy_fast_first_layout_keeps_pyusid_axis_order(shared_data):
 def fast_first_file(tmp_path: Path) -> tuple[Path, np.ndarray]:
     rng = np.random.default_rng(0)
     nd = rng.standard_normal((6, 5, 3, 4)).astype(np.float32)  # Y, X, DC, F slowest first
-    path = build_usid(tmp_path / "ff.h5", nd, [("Y", "um", np.arange(6)), ("X", "um", np.arange(5))],
-                      [("DC", "V", [-1, 0, 1]), ("F", "Hz", [1, 2, 3, 4])], fast_first=True)
+    path = build_usid(
+        tmp_path / "ff.h5",
+        nd,
+        [("Y", "um", np.arange(6)), ("X", "um", np.arange(5))],
+        [("DC", "V", [-1, 0, 1]), ("F", "Hz", [1, 2, 3, 4])],
+        fast_first=True,
+    )
     return path, nd.transpose(1, 0, 3, 2)  # the N-D form in file label order: X, Y, F, DC
 
 
 def test_open_reads_no_main_data_and_values_read_it(tmp_path):
     nd = np.arange(64 * 64 * 256, dtype=np.float32).reshape(64, 64, 256)
-    path = build_usid(tmp_path / "big.h5", nd, [("Y", "um", np.arange(64)), ("X", "um", np.arange(64))],
-                      [("F", "Hz", np.arange(256))])
+    path = build_usid(
+        tmp_path / "big.h5",
+        nd,
+        [("Y", "um", np.arange(64)), ("X", "um", np.arange(64))],
+        [("F", "Hz", np.arange(256))],
+    )
     handle = CountingFile.of(path)
     da = pycrox.open(handle)
     assert handle.bytes_read() < nd.nbytes / 8
@@ -246,20 +273,28 @@ def test_truncated_grid_reads_missing_positions_as_nan(tmp_path):
     with pytest.warns(UserWarning, match="2 of 15 positions are missing"):
         da = pycrox.open(tmp_path / "t.h5")
     values = da.values
-    assert values.dtype == np.float32 and values.shape == (3, 5, 3)  # Y only reached index 2
+    assert values.dtype == np.float32
+    assert values.shape == (3, 5, 3)
     np.testing.assert_array_equal(values.reshape(15, 3)[:13], nd.reshape(20, 3)[:13])
     assert np.isnan(values.reshape(15, 3)[13:]).all()
 
 
 def test_results_group_with_last_pixel_reads_unfinished_positions_as_nan(tmp_path):
     nd = np.ones((2, 3, 4), dtype=np.float32)
-    path = build_usid(tmp_path / "r.h5", nd, [("Y", "um", [0, 1]), ("X", "um", [0, 1, 2])], [("F", "Hz", np.arange(4))],
-                      group="Measurement_000/Channel_000/Raw_Data-Fit_000", name="Fit")
+    path = build_usid(
+        tmp_path / "r.h5",
+        nd,
+        [("Y", "um", [0, 1]), ("X", "um", [0, 1, 2])],
+        [("F", "Hz", np.arange(4))],
+        group="Measurement_000/Channel_000/Raw_Data-Fit_000",
+        name="Fit",
+    )
     with h5py.File(path, "a") as h5:
         h5["Measurement_000/Channel_000/Raw_Data-Fit_000"].attrs["last_pixel"] = 4
     with pytest.warns(UserWarning, match="2 of 6 positions are missing"):
         da = pycrox.open(path)
-    assert np.isnan(da.values[1, 1:]).all() and (da.values[0] == 1).all()
+    assert np.isnan(da.values[1, 1:]).all()
+    assert (da.values[0] == 1).all()
 
 
 # --------------------------------------------------------------------------- inputs
@@ -268,14 +303,19 @@ def test_results_group_with_last_pixel_reads_unfinished_positions_as_nan(tmp_pat
 def test_memory_url_file_object_and_h5py_objects(corpus):
     data = (corpus / "usid_svd_results.h5").read_bytes()
     fsspec.filesystem("memory").pipe("/usid/svd.h5", data)
-    expected = pycrox.open(corpus / "usid_svd_results.h5", group="/Measurement_000/Channel_000/Raw_Data").values
+    expected = pycrox.open(
+        corpus / "usid_svd_results.h5", group="/Measurement_000/Channel_000/Raw_Data"
+    ).values
     from_url = pycrox.open("memory://usid/svd.h5", group="/Measurement_000/Channel_000/Raw_Data")
     np.testing.assert_array_equal(from_url.values, expected)
     with open(corpus / "usid_svd_results.h5", "rb") as handle:
         assert len(model.signal_nodes(pycrox.open_tree(handle))) == 3
     with h5py.File(corpus / "usid_svd_results.h5", "r") as h5:
         assert reader.guess_can_open(h5)
-        assert len(model.signal_nodes(reader.read_tree(h5["/Measurement_000/Channel_000/Raw_Data-SVD_000"]))) == 2
+        assert (
+            len(model.signal_nodes(reader.read_tree(h5["/Measurement_000/Channel_000/Raw_Data-SVD_000"])))
+            == 2
+        )
         one = reader.read_tree(h5["/Measurement_000/Channel_000/Raw_Data-SVD_000/V"])
         assert list(model.signal_nodes(one)) == ["/Measurement_000/Channel_000/Raw_Data-SVD_000/V"]
         assert h5.id.valid  # the caller's file stays open

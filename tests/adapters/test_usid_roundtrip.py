@@ -71,11 +71,18 @@ def test_pyusid_sees_the_same_n_dim_form_dims_values_and_units(da, data, tmp_pat
         assert labels == pos + spec
         expected = da.transpose(*pos, *spec).values
         np.testing.assert_array_equal(dset.get_n_dim_form().reshape(expected.shape), expected)
-        for dim, getter in [(d, dset.get_pos_values) for d in pos] + [(d, dset.get_spec_values) for d in spec]:
+        for dim, getter in [(d, dset.get_pos_values) for d in pos] + [
+            (d, dset.get_spec_values) for d in spec
+        ]:
             values = getter(dim)
             np.testing.assert_array_equal(values, da[dim].values.astype(values.dtype))
-        units = dict(zip(dset.pos_dim_labels + dset.spec_dim_labels,
-                         [u.strip() for u in dset.pos_dim_descriptors + dset.spec_dim_descriptors], strict=True))
+        units = dict(
+            zip(
+                dset.pos_dim_labels + dset.spec_dim_labels,
+                [u.strip() for u in dset.pos_dim_descriptors + dset.spec_dim_descriptors],
+                strict=True,
+            )
+        )
         for dim in pos + spec:
             assert units[dim] == f"{dim} ({da[dim].attrs['units']})".strip()
 
@@ -98,12 +105,20 @@ def test_pyusid_files_rewritten_pass_the_interop_checker(shared_data, shared_too
             warnings.simplefilter("ignore", UserWarning)  # none expected; the checker is the judge
             pycrox.to_usid(pycrox.open_tree(corpus / name), target)
         jobs.append([name, str(target), str(corpus / name), str(corpus / "manifest.json")])
-    proc = subprocess.run([sys.executable, "-c", _DRIVER, str(shared_tools / "interop_check.py"), json.dumps(jobs)],
-                          capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", _DRIVER, str(shared_tools / "interop_check.py"), json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(proc.stdout.strip().splitlines()[-1])
-    failures = {name: [line for line in out.splitlines() if line.startswith("FAIL")]
-                for name, (code, out) in results.items() if code != 0}
+    failures = {
+        name: [line for line in out.splitlines() if line.startswith("FAIL")]
+        for name, (code, out) in results.items()
+        if code != 0
+    }
     assert failures == {}
     assert set(results) == set(CORPUS)
     assert all(out.strip().splitlines()[-1].endswith(" 0 failed") for _, out in results.values())
