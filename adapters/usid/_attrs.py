@@ -187,10 +187,15 @@ def _is_reference(value: Any) -> bool:
 
 
 def _make_reference(value: Mapping[str, Any], resolve: Callable[[str], Any]) -> Any:
-    if "$ref" in value:
-        return resolve(value["$ref"]).ref
-    target = resolve(value["$regionref"])
-    return target.regionref[tuple(slice(a, b + 1) for a, b in value["bounds"])]
+    """An HDF5 reference to the object `value` names; a null reference when it is not in the file."""
+    regional = "$regionref" in value
+    try:
+        target = resolve(value["$regionref" if regional else "$ref"])
+        if not regional:
+            return target.ref
+        return target.regionref[tuple(slice(a, b + 1) for a, b in value["bounds"])]
+    except (KeyError, TypeError, ValueError, OSError):
+        return h5py.RegionReference() if regional else h5py.Reference()
 
 
 def _list_array(values: list) -> np.ndarray:

@@ -62,7 +62,7 @@ def cluster(
     -------
     xarray.Dataset
         ``labels`` (other dims, int32, cluster index; lazy on dask input), ``means`` (cluster,
-        *dim): the mean of each cluster in the data units, ``counts`` (cluster): pixels per
+        ``*dim``): the mean of each cluster in the data units, ``counts`` (cluster): pixels per
         cluster. Clusters are numbered by decreasing size; attrs hold ``inertia`` (sum of
         squared distances to the centres, from the last pass) and ``n_iter``.
 

@@ -72,8 +72,8 @@ def decompose(
     Returns
     -------
     xarray.Dataset
-        ``components`` (component, *dim): unit-norm rows, dimensionless;
-        ``loadings`` (*other dims, component): in the data units, so that
+        ``components`` (component, ``*dim``): unit-norm rows, dimensionless;
+        ``loadings`` (``*other dims``, component): in the data units, so that
         ``loadings @ components (+ mean)`` reconstructs the data;
         ``explained_variance`` (squared norm of each rank-one term / (pixels - 1), data units
         squared) and ``explained_variance_ratio`` (its share of the total); for svd and pca
