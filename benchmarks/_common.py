@@ -107,8 +107,13 @@ def peak_rss(case: Callable[[], Any]) -> dict[str, int]:
 
 def run_child(script: str, args: list[str]) -> dict[str, Any]:
     """Run ``python script *args`` and parse the JSON object on its last output line."""
-    proc = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        [sys.executable, script, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip() or proc.stdout.strip())[-400:]}

@@ -93,14 +93,17 @@ def _sequence_to_h5(values: list | tuple) -> Any:
     return np.char.encode(array, "utf-8") if array.dtype.kind == "U" else SKIP  # str and numbers: all text
 
 
-def from_h5(value: Any, h5file: h5py.File | None = None) -> Any:
-    """A stored attribute value as a JSON-like Python value (see the module docstring)."""
+def from_h5(value: Any, owner: h5py.HLObject | None = None) -> Any:
+    """A stored attribute value as a JSON-like Python value (see the module docstring).
+
+    Object references become the path of their target in `owner`'s file (None if unresolvable).
+    """
     if isinstance(value, h5py.Empty):
         return None
     if isinstance(value, h5py.RegionReference):
         return None
     if isinstance(value, h5py.Reference):
-        return _reference_path(value, h5file)
+        return _reference_path(value, owner)
     if isinstance(value, np.generic):
         return value.item() if value.dtype in _PYTHON_SCALARS else value
     if isinstance(value, np.ndarray):
@@ -119,9 +122,9 @@ def _array_from_h5(array: np.ndarray) -> Any:
     return array
 
 
-def _reference_path(ref: h5py.Reference, h5file: h5py.File | None) -> str | None:
+def _reference_path(ref: h5py.Reference, owner: h5py.HLObject | None) -> str | None:
     try:
-        return h5file[ref].name if h5file is not None and ref else None
+        return owner.file[ref].name if owner is not None and ref else None
     except (KeyError, ValueError, OSError, RuntimeError):
         return None
 
@@ -133,7 +136,7 @@ def read_attrs(obj: h5py.HLObject, exclude: Any = (), source: str = "") -> dict[
         if key in exclude or key == SIDECAR_ATTR:
             continue
         try:
-            out[key] = from_h5(obj.attrs[key], obj.file)
+            out[key] = from_h5(obj.attrs[key], obj)
         except (OSError, TypeError, ValueError, RuntimeError) as exc:
             warnings.warn(
                 f"{source}:{obj.name}: attribute {key!r} cannot be read ({exc}); skipped", stacklevel=3

@@ -86,13 +86,19 @@ def scan(h5: h5py.File) -> FileLayout:
         claimed |= {c.name for c in coords}
         inside_dicts |= {g.name for g in groups.values()}
     for path, obj in objects.items():
-        if any(path == d or path.startswith(d + "/") for d in inside_dicts):
+        if _within(path, inside_dicts):
             continue
         if isinstance(obj, h5py.Group):
             layout.groups.append(path)
         elif path not in claimed:
             layout.others.append(path)
     return layout
+
+
+def _within(path: str, groups: set[str]) -> bool:
+    """Whether `path` is one of `groups` or inside one of them."""
+    parts = path.split("/")
+    return any("/".join(parts[:i]) in groups for i in range(2, len(parts) + 1))
 
 
 def _scale_paths(dset: h5py.Dataset) -> set[str]:

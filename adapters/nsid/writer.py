@@ -92,8 +92,8 @@ def write(
     if mode not in ("w-", "w", "a"):
         raise ValueError(f"mode must be 'w-', 'w' or 'a', not {mode!r}")
     options = StorageOptions(chunks, compression, compression_opts)
-    if isinstance(path, h5py.Group):
-        (_append if mode == "a" else _write_into)(path, obj, group, options)
+    if isinstance(path, h5py.Group):  # appending places results by absolute path: the whole file
+        (_append if mode == "a" else _write_into)(path.file if mode == "a" else path, obj, group, options)
     elif mode == "a":
         _append_to_file(path, obj, group, options)
     elif hasattr(path, "write") and hasattr(path, "seek"):

@@ -75,28 +75,44 @@ def read_main(
         {**layout, **_main_layout(tags, pos, spec)},
         document,
     )
-    encoding = {f"usid_{k}": getattr(dset, k) for k in _STORAGE_KEYS if getattr(dset, k)}
-    encoding["usid_path"] = where
     if document:
         dims, coords = _apply_document(dims, coords, document, source, where)
-    if dset.dtype.names:
-        variables = {
-            field: xr.Variable(
-                dims,
-                _lazy(manager, dset, geometry, source, field),
-                mapping.derived_field_attrs(field, dim_types),
-                encoding=encoding,
-            )
-            for field in dset.dtype.names
-        }
-        for field, entry in document.get("fields", {}).items():
-            if field in variables:
-                variables[field].attrs = _finish_attrs(variables[field].attrs, {}, entry)
-        ds = xr.Dataset(variables, coords=coords, attrs={**attrs, model.COMPOUND_ATTR: True})
-    else:
-        var = xr.Variable(dims, _lazy(manager, dset, geometry, source, None), attrs, encoding=encoding)
-        ds = xr.Dataset({name: var}, coords=coords, attrs=dict(document.get("node_attrs", {})))
+    lazy = {field: _lazy(manager, dset, geometry, source, field) for field in dset.dtype.names or [None]}
+    ds = _node_dataset(name, lazy, dims, coords, attrs, dim_types, document, _encoding(dset))
     return _restore_dims(ds, document, source, where), [t.name for t in targets.values()]
+
+
+def _encoding(dset: h5py.Dataset) -> dict[str, Any]:
+    encoding = {f"usid_{k}": getattr(dset, k) for k in _STORAGE_KEYS if getattr(dset, k)}
+    encoding["usid_path"] = dset.name
+    return encoding
+
+
+def _node_dataset(
+    name: str,
+    lazy: dict,
+    dims: list[str],
+    coords: dict,
+    attrs: dict,
+    dim_types: list[str],
+    document: dict,
+    encoding: dict,
+) -> xr.Dataset:
+    """One variable named like the dataset, or one per field with the attrs on the node."""
+    if None in lazy:
+        var = xr.Variable(dims, lazy[None], attrs, encoding=encoding)
+        return xr.Dataset({name: var}, coords=coords, attrs=dict(document.get("node_attrs", {})))
+    fields = document.get("fields", {})
+    variables = {
+        field: xr.Variable(
+            dims,
+            data,
+            _finish_attrs(mapping.derived_field_attrs(field, dim_types), {}, fields.get(field, {})),
+            encoding=encoding,
+        )
+        for field, data in lazy.items()
+    }
+    return xr.Dataset(variables, coords=coords, attrs={**attrs, model.COMPOUND_ATTR: True})
 
 
 def _lazy(manager: Any, dset: h5py.Dataset, geometry: Geometry, source: str, field: str | None) -> Any:

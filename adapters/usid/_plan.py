@@ -78,6 +78,15 @@ class _Dim:
     dummy: bool = False
 
 
+@dataclass
+class _Dims:
+    """The object's dims split into USID groups (dummy dims included)."""
+
+    position: list[_Dim]
+    spectroscopic: list[_Dim]
+    scattered_dim: str | None
+
+
 def plan_main(
     obj: xr.DataArray | xr.Dataset, name: str, *, position_dims: Any = None, node_attrs: dict | None = None
 ) -> MainPlan:
@@ -86,51 +95,70 @@ def plan_main(
     Raises
     ------
     ModelError
-        If dims are not strings, fields disagree on their dims, or `position_dims` names unknown dims.
+        If dims are not strings or empty, fields disagree on their dims, or `position_dims` names
+        unknown dims.
     """
     fields = {str(k): v for k, v in obj.data_vars.items()} if isinstance(obj, xr.Dataset) else {name: obj}
     if not fields:
         raise ModelError(f"{name}: a Dataset without data variables cannot be a USID main dataset")
     ref = next(iter(fields.values()))
     _check_fields(fields, ref, name)
-    layout = (
-        obj.attrs.get(mapping.LAYOUT_ATTR) if isinstance(obj.attrs.get(mapping.LAYOUT_ATTR), dict) else {}
-    )
+    layout = obj.attrs.get(mapping.LAYOUT_ATTR)
+    layout = layout if isinstance(layout, dict) else {}
+    dims = _plan_dims(ref, position_dims, name)
+    position = _ancillary_plan("Position", dims.position, layout, dims.scattered_dim is not None)
+    spectroscopic = _ancillary_plan("Spectroscopic", dims.spectroscopic, layout, False)
+    shape = (position.inds.shape[1], spectroscopic.inds.shape[1])
+    order = [dims.scattered_dim] if dims.scattered_dim else [dims.position[i].label for i in position.order]
+    order += [dims.spectroscopic[i].label for i in spectroscopic.order]
+    dummies = [d.label for d in dims.position + dims.spectroscopic if d.dummy]
+    matrices = {k: _matrix(v.variable, dummies, order, shape) for k, v in fields.items()}
+    data = matrices[name] if isinstance(obj, xr.DataArray) else _structured(matrices)
+    attrs, tags = _attributes(obj, name, fields, dims, (position, spectroscopic), layout, node_attrs)
+    storage = mapping.storage_kwargs(ref.encoding, shape)
+    return MainPlan(name, data, attrs, tags, position, spectroscopic, storage)
+
+
+def _plan_dims(ref: xr.DataArray, position_dims: Any, name: str) -> _Dims:
     positions, spectra = _split(ref, position_dims, name)
     scattered = _scattered_labels(ref, positions)
     pos_dims = _scattered_dims(ref, scattered) if scattered else _grid_dims(ref, positions)
     spec_dims = _grid_dims(ref, spectra)
     _add_dummy(pos_dims, spec_dims, ref)
-    position = _ancillary_plan("Position", pos_dims, layout, bool(scattered))
-    spectroscopic = _ancillary_plan("Spectroscopic", spec_dims, layout, False)
-    order = [positions[0]] if scattered else [pos_dims[i].label for i in position.order]
-    order += [spec_dims[i].label for i in spectroscopic.order]
-    dummies = [d.label for d in pos_dims + spec_dims if d.dummy]
-    shape = (position.inds.shape[1], spectroscopic.inds.shape[1])
-    matrices = {k: _matrix(v.variable, dummies, order, shape) for k, v in fields.items()}
-    data = matrices[name] if isinstance(obj, xr.DataArray) else _structured(matrices)
-    dim_types = mapping.dimension_types(len(pos_dims), len(spec_dims), bool(scattered))
+    return _Dims(pos_dims, spec_dims, positions[0] if scattered else None)
+
+
+def _attributes(
+    obj: Any,
+    name: str,
+    fields: dict,
+    dims: _Dims,
+    plans: tuple[AncillaryPlan, AncillaryPlan],
+    layout: dict,
+    node_attrs: dict | None,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """HDF5 attributes of the main dataset, ``pycrox_model`` included when needed."""
+    scattered = dims.scattered_dim is not None
+    dim_types = mapping.dimension_types(len(dims.position), len(dims.spectroscopic), scattered)
     attrs, tags = _document.main_attrs(obj, name, fields, dim_types, layout, node_attrs)
-    coords_doc = _document.coordinate_document(
-        ref,
-        [_coord_view(d) for d in pos_dims],
-        [_coord_view(d) for d in spec_dims],
-        position,
-        spectroscopic,
-        positions[0] if scattered else None,
-    )
+    ref = next(iter(fields.values()))
+    views = ([_coord_view(d) for d in dims.position], [_coord_view(d) for d in dims.spectroscopic])
+    coords_doc = _document.coordinate_document(ref, *views, *plans, dims.scattered_dim)
     if coords_doc:
         doc = _attrs.loads(attrs[mapping.MODEL_ATTR]) if mapping.MODEL_ATTR in attrs else {}
         attrs[mapping.MODEL_ATTR] = _attrs.dumps({**doc, **coords_doc})
-    return MainPlan(
-        name, data, attrs, tags, position, spectroscopic, mapping.storage_kwargs(ref.encoding, shape)
-    )
+    return attrs, tags
 
 
 def _check_fields(fields: dict[str, xr.DataArray], ref: xr.DataArray, name: str) -> None:
     for dim in ref.dims:
         if not isinstance(dim, str):
             raise ModelError(f"{name}: dimension {dim!r} is not a string; USID labels are strings")
+        if ref.sizes[dim] == 0:
+            raise ModelError(
+                f"{name}: dimension {dim!r} is empty; USID derives sizes from index values, so an "
+                "empty dimension cannot be stored"
+            )
     for key, var in fields.items():
         if set(var.dims) != set(ref.dims) or any(var.sizes[d] != ref.sizes[d] for d in ref.dims):
             raise ModelError(

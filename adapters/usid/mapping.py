@@ -122,8 +122,8 @@ def grid_status(inds: np.ndarray) -> tuple[str, list[int], list[int]]:
     if inds.size and inds.min() < 0:
         return "invalid", grid_sizes(inds), list(range(n_dims))
     sizes = _grid_sizes_fast(inds)  # an odometer prefix holds every index up to its maximum
-    total = int(np.prod(sizes, dtype=np.int64))
-    if total >= n and total < 2**40:
+    total = int(np.prod(sizes, dtype=np.float64))
+    if n <= total <= 2 * n:  # a truncated odometer misses less than one step of its slowest dim
         for order in (list(range(n_dims)), slow_to_fast(inds)):
             if np.array_equal(odometer(sizes, order, np.int64)[:, :n], inds):
                 return ("grid" if total == n else "truncated"), sizes, order

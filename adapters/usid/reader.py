@@ -92,9 +92,17 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
         with HDF5_LOCK:
             h5 = manager.acquire()
             top = h5 if owned else filename_or_obj
-            nodes, plain = _read_nodes(h5, top, manager, name)
-        for parent, dname, variable in plain:  # lazy_variable_data takes HDF5_LOCK itself
-            nodes.setdefault(parent, xr.Dataset())[dname] = variable()
+            try:
+                nodes, plain = _read_nodes(h5, top, manager, name)
+            except FormatError:
+                raise
+            except (*H5_ERRORS, MemoryError) as exc:  # libhdf5 on a damaged file
+                raise FormatError(name, f"damaged HDF5 file ({type(exc).__name__}: {exc})") from exc
+        try:
+            for parent, dname, variable in plain:  # lazy_variable_data takes HDF5_LOCK itself
+                nodes.setdefault(parent, xr.Dataset())[dname] = variable()
+        except H5_ERRORS as exc:
+            raise FormatError(name, f"damaged HDF5 file ({type(exc).__name__}: {exc})") from exc
         tree = xr.DataTree.from_dict(nodes)
     except BaseException:
         if owned:

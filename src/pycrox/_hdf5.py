@@ -30,8 +30,9 @@ __all__ = [
 ]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
-#: fsspec block size for HDF5 over object stores: metadata in few requests, chunks in few more
-REMOTE_BLOCK_SIZE = 2 * 2**20
+#: fsspec block size for HDF5 over object stores (measured: one 1 MiB chunk costs ~1.5 MiB and
+#: 3 requests with 256 KiB read-ahead blocks, 5 MiB with 2 MiB blocks, 95 MiB with s3fs's default)
+REMOTE_BLOCK_SIZE = 256 * 2**10
 
 
 def is_hdf5(obj: Any, storage_options: dict | None = None) -> bool:
@@ -49,7 +50,7 @@ def _open_h5(source: Source, mode: str = "r") -> h5py.File:
     try:
         if source.path is not None:
             return h5py.File(source.path, mode)
-        handle = source.open(block_size=REMOTE_BLOCK_SIZE) if source.fileobj is None else source.fileobj
+        handle = source.shared_handle(REMOTE_BLOCK_SIZE) if source.fileobj is None else source.fileobj
         return h5py.File(handle, mode)
     except OSError as exc:
         raise FormatError(source.name, f"not a readable HDF5 file ({exc})") from exc

@@ -52,12 +52,12 @@ def detect_format(source: Any, storage_options: dict | None = None) -> str:
         If no reader recognises it; the message lists what was tried.
     """
     src = open_source(source, storage_options)
-    if native.is_zarr(src):
+    if (src.suffix == ".zarr" or src.is_dir()) and native.is_zarr(src):
         return "zarr"
-    if _is_pycrox_netcdf(src):
-        return "netcdf"
     if native.is_references(src):
         return "references"
+    if _is_pycrox_netcdf(src):
+        return "netcdf"
     tried = []
     for name in FORMATS:
         try:
@@ -78,7 +78,7 @@ def _is_pycrox_netcdf(src: Source) -> bool:
     import h5py
 
     try:
-        with (h5py.File(src.path, "r") if src.path else h5py.File(src.open(), "r")) as f:
+        with (h5py.File(src.path, "r") if src.path else h5py.File(src.shared_handle(), "r")) as f:
             return "_NCProperties" in f.attrs or native.KIND_ATTR in f.attrs
     except (OSError, RuntimeError, KeyError, ValueError):
         return False

@@ -30,6 +30,7 @@ __all__ = [
     "unwrap",
     "write_netcdf",
     "write_zarr",
+    "zarr_format",
 ]
 
 KIND_ATTR = "pycrox_kind"
@@ -37,14 +38,24 @@ _UNNAMED = "__xarray_dataarray_variable__"
 _OPEN_OPTIONS = {"decode_times": False, "decode_timedelta": False, "mask_and_scale": False}
 
 
+def zarr_format(source: Source) -> int | None:
+    """The Zarr format of the store at `source` (3 or 2), or None when it is no Zarr store."""
+    if source.fileobj is not None:
+        return None
+    if source.path is not None:
+        exists, root = os.path.exists, source.path
+    else:
+        fs, root = fsspec.core.url_to_fs(source.url, **source.storage_options)
+        exists = fs.exists
+    root = root.rstrip("/")
+    if exists(f"{root}/zarr.json"):
+        return 3
+    return 2 if any(exists(f"{root}/{name}") for name in (".zgroup", ".zarray")) else None
+
+
 def is_zarr(source: Source) -> bool:
     """Whether `source` is a Zarr store (v2 or v3 metadata at its root)."""
-    if source.fileobj is not None:
-        return False
-    if source.path is not None:
-        return any(os.path.exists(os.path.join(source.path, f)) for f in ("zarr.json", ".zgroup", ".zarray"))
-    fs, path = fsspec.core.url_to_fs(source.url, **source.storage_options)
-    return any(fs.exists(f"{path.rstrip('/')}/{f}") for f in ("zarr.json", ".zgroup"))
+    return zarr_format(source) is not None
 
 
 def _to_tree(obj: xr.DataArray | xr.Dataset | xr.DataTree) -> xr.DataTree:
@@ -108,8 +119,10 @@ def read_tree(source: Source, *, engine: str, chunks: Any = None) -> tuple[xr.Da
     """Read a pycrox Zarr store or netCDF file as a tree, and the kind of object it holds."""
     target = source.path or source.url or source.fileobj
     kwargs: dict[str, Any] = {}
-    if engine == "zarr" and source.url is not None:
-        kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
+    if engine == "zarr":
+        kwargs["zarr_format"] = zarr_format(source)  # no probing for the other format's keys
+        if source.url is not None:
+            kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
     return _read(target, source.name, engine=engine, chunks=chunks, **kwargs)
 
 
@@ -154,10 +167,16 @@ def is_references(source: Source) -> bool:
 
 def open_references(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
     """Open a reference set as pycrox objects through Zarr: ``(tree, kind)``."""
-    fs = fsspec.filesystem("reference", fo=source.path or source.url, target_options=source.storage_options,
-                           remote_options=source.storage_options, asynchronous=True)
+    import json
+
     from zarr.storage import FsspecStore
 
+    with source.open() as fh:
+        refs = json.load(fh)
+    url = next((v[0] for v in refs["refs"].values() if isinstance(v, list) and v), "")
+    protocol = fsspec.core.split_protocol(url)[0] or "file"
+    remote_options = {**tuned_options(url, source.storage_options), "asynchronous": True} if protocol != "file" else {}
+    fs = fsspec.filesystem("reference", fo=refs, remote_protocol=protocol, remote_options=remote_options,
+                           asynchronous=True)
     store = FsspecStore(fs, path="", read_only=True)
-    target = Source(name=source.name, fileobj=None)
-    return read_store(store, target, chunks=chunks)
+    return read_store(store, source, chunks=chunks)

@@ -25,6 +25,9 @@ import fsspec
 
 from pycrox.errors import NotFoundError, WriteError
 
+#: fsspec block size for remote files: headers and chunks in few, small requests
+REMOTE_BLOCK_SIZE = 256 * 2**10
+
 __all__ = ["Source", "atomic_target", "is_local", "open_source", "read_head", "tuned_options"]
 
 
@@ -51,6 +54,9 @@ class Source:
     url: str | None = None
     fileobj: Any = None
     storage_options: dict = field(default_factory=dict)
+    _head: bytes | None = field(default=None, repr=False, compare=False)
+    _shared: Any = field(default=None, repr=False, compare=False)
+    _dir: bool | None = field(default=None, repr=False, compare=False)
 
     @property
     def suffix(self) -> str:
@@ -66,7 +72,23 @@ class Source:
         if self.path is not None:
             return open(self.path, "rb")
         fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
-        return fs.open(path, "rb", **({"block_size": block_size} if block_size else {}))
+        # s3fs reads 50 MiB per block by default: far too much for headers and single chunks
+        return fs.open(path, "rb", block_size=block_size or REMOTE_BLOCK_SIZE)
+
+    def shared_handle(self, block_size: int = REMOTE_BLOCK_SIZE) -> IO[bytes]:
+        """One binary handle for a remote file, kept with an LRU block cache for every later reader.
+
+        Format detection opens a file once per candidate reader and the chosen reader opens it
+        again; sharing one handle whose blocks stay cached makes all of that cost the requests of
+        one open. Local paths and caller's file objects are returned as `open` returns them.
+        """
+        if self.url is None:
+            return self.open()
+        if self._shared is None or self._shared.closed:
+            fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
+            self._shared = fs.open(path, "rb", block_size=block_size, cache_type="blockcache")
+        self._shared.seek(0)
+        return self._shared
 
     def size(self) -> int:
         """Size in bytes."""
@@ -81,13 +103,13 @@ class Source:
         return int(fs.size(path))
 
     def is_dir(self) -> bool:
-        """Whether the source is a directory (a Zarr store, say)."""
+        """Whether the source is a directory (a Zarr store, say); asked once per remote source."""
         if self.path is not None:
             return os.path.isdir(self.path)
-        if self.url is not None:
+        if self.url is not None and self._dir is None:
             fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
-            return bool(fs.isdir(path))
-        return False
+            self._dir = bool(fs.isdir(path))
+        return bool(self._dir)
 
 
 def is_local(obj: Any) -> bool:
@@ -160,7 +182,14 @@ def tuned_options(url: str, storage_options: dict | None) -> dict:
 
 
 def read_head(source: Source, n: int = 512) -> bytes:
-    """The first `n` bytes of a file source (``b""`` for directories or unreadable sources)."""
+    """The first `n` bytes of a file source (``b""`` for directories or unreadable sources).
+
+    For URLs the first 4 KiB are read once and kept on the `Source`, so that format detection,
+    which asks every reader in turn, costs one request on an object store.
+    """
+    cached = source._head
+    if cached is not None and (len(cached) >= n or len(cached) < _HEAD_BYTES):
+        return cached[:n]
     try:
         if source.is_dir():
             return b""
@@ -170,10 +199,17 @@ def read_head(source: Source, n: int = 512) -> bytes:
             head = source.fileobj.read(n)
             source.fileobj.seek(pos)
             return head
-        with source.open() as fh:
-            return fh.read(n)
+        size = max(n, _HEAD_BYTES) if source.url is not None else n
+        with source.open(block_size=size) as fh:
+            head = fh.read(size)
     except (OSError, ValueError):
         return b""
+    if source.url is not None:
+        source._head = head
+    return head[:n]
+
+
+_HEAD_BYTES = 4096
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 from hypothesis import given, settings
-from pycrox.adapters.nsid import mapping
+from pycrox.adapters.nsid import _data, mapping
 
 import pycrox
 from pycrox import model, provenance
@@ -147,11 +147,13 @@ def test_dask_data_are_written_block_by_block(tmp_path):
     data = dsa.random.default_rng(0).random((64, 1024), chunks=(2, 1024))  # 32 blocks of 16 KiB
     big = dsa.concatenate([data] * 64)  # 2048 blocks, 32 MiB
     da = model.from_array(big, ("y", "x"), name="big")
-    with raise_if_dask_computes(max_computes=2) as scheduler:
+    batches = big.nbytes // _data.BATCH_BYTES
+    with raise_if_dask_computes(max_computes=batches) as scheduler:
         pycrox.to_nsid(da, tmp_path / "big.h5")
-    assert scheduler.total_computes == 2  # two batches of 16 MiB, never the whole array
+    assert scheduler.total_computes == batches == 4  # a few MiB at a time, never the whole array
     with h5py.File(tmp_path / "big.h5", "r") as f:
         np.testing.assert_array_equal(f["/Measurement_000/Channel_000/big/big"][:64], data.compute())
+        np.testing.assert_array_equal(f["/Measurement_000/Channel_000/big/big"][-64:], data.compute())
 
 
 def test_non_numeric_data_are_refused_and_leave_no_file(tmp_path):

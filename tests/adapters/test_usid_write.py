@@ -6,6 +6,7 @@ import shutil
 import warnings
 
 import dask.array as dsa
+import fsspec
 import h5py
 import numpy as np
 import pytest
@@ -234,3 +235,28 @@ def test_bad_names_are_refused(tmp_path):
         pycrox.to_usid(_spectral_image().rename("a/b"), tmp_path / "n.h5")
     with pytest.raises(ValueError, match="mode"):
         pycrox.to_usid(_spectral_image(), tmp_path / "n.h5", mode="r+")
+
+
+def test_write_to_a_url_and_refuse_to_clobber_it():
+    url = "memory://usid-write/si.h5"
+    memory = fsspec.filesystem("memory")
+    if memory.exists("/usid-write"):
+        memory.rm("/usid-write", recursive=True)
+    pycrox.to_usid(_spectral_image(), url)
+    assert_lossless(pycrox.open(url).load(), _spectral_image())
+    with pytest.raises(WriteError, match="exists"):
+        pycrox.to_usid(_spectral_image(), url)
+
+
+def test_empty_dims_are_refused(tmp_path):
+    with pytest.raises(ModelError, match="empty"):
+        pycrox.to_usid(_spectral_image().isel(x=slice(0, 0)), tmp_path / "e.h5")
+
+
+def test_whole_tree_through_the_datatree_door(shared_data, tmp_path):
+    from pycrox.adapters.usid.backend import USIDBackendEntrypoint
+
+    source = shared_data / "usid" / "usid_multi_channel.h5"
+    tree = xr.open_datatree(source, engine=USIDBackendEntrypoint)
+    pycrox.to_usid(tree, tmp_path / "m.h5")
+    assert_lossless(xr.open_datatree(tmp_path / "m.h5", engine=USIDBackendEntrypoint).load(), tree.load())
