@@ -9,7 +9,8 @@ the file in the page cache it times, as the median of interleaved runs:
   (open included) against raw h5py ``read_direct`` + numpy reshape (target within 1.25x);
   pyUSID ``USIDataset.get_n_dim_form()`` and SciFiReaders ``Usid_reader`` + ``np.asarray``;
 * write: ``pycrox.to_usid`` of the N-D DataArray against raw h5py writing the same main and
-  ancillary datasets (target within 1.25x) and pyUSID ``write_main_dataset``;
+  ancillary datasets (target within 1.25x) and pyUSID ``write_main_dataset``, each into a new
+  file (the previous outputs are deleted and dirty pages flushed before every timed write);
 
 and, each in a fresh process after opening the file once without reading (imports and one-time
 initialisation are not counted), the peak resident memory above the process's baseline while
@@ -218,6 +219,13 @@ def writers(folder: Path, data: np.ndarray) -> dict[str, Callable[[], object]]:
 # ----------------------------------------------------------------------------------- measuring
 
 
+def _clear_outputs(folder: Path) -> None:
+    """Before each timed write: delete the previous outputs and flush dirty pages (not timed)."""
+    for path in folder.glob("w_*.h5"):
+        path.unlink()
+    os.sync()
+
+
 def _warm(path: Path) -> None:
     with open(path, "rb") as fh:
         while fh.read(64 * MIB):
@@ -408,7 +416,10 @@ def main(argv: list[str] | None = None) -> int:
         write_raw(path, data)
         _warm(path)
         read = timings(readers(path), args.runs)
-        write = timings(writers(folder, data), args.runs, settle=os.sync)
+        write = timings(writers(folder, data), args.runs, settle=lambda: _clear_outputs(folder))
+        for method in writers(folder, data).values():  # once more, untimed: every output for the checks
+            with contextlib.suppress(Exception):
+                method()
         mem = memory(["pycrox open + values", "h5py read + reshape", "pyUSID get_n_dim_form"], path)
         lines = report(read, write, mem, check_equal(path, folder))
         print("\n".join(lines))

@@ -64,10 +64,11 @@ def test_validate_lists_every_problem():
 
 def test_validate_walks_trees_and_datasets():
     good = pycrox.from_array(np.zeros(2), dims=["x"], name="good")
-    tree = xr.DataTree.from_dict({"/a": good.to_dataset(), "/b": xr.Dataset({"bad": ("q", [1, 2])})})
+    tree = xr.DataTree.from_dict({"/g/good": good.to_dataset(), "/g/bad": xr.Dataset({"bad": ("q", [1, 2])}),
+                                  "/g": xr.Dataset({"raw_table": ("r", [1, 2])})})
     problems = pycrox.validate(tree)
     assert problems
-    assert all(p.startswith("/b: bad:") for p in problems)
+    assert all(p.startswith("/g/bad:") for p in problems)  # group content that is no signal is not judged
 
 
 def _tree():

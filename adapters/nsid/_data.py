@@ -109,10 +109,10 @@ def create_dataset(
 
 def write_data(dset: h5py.Dataset, variable: xr.Variable) -> None:
     """Write the data of `variable` into `dset` without loading lazy or dask data whole."""
-    if variable.chunks is not None:
-        stream_dask(dset, variable.data)
-    elif variable._in_memory or variable.ndim == 0 or variable.size == 0:
+    if variable.ndim == 0 or variable.size == 0 or (variable.chunks is None and variable._in_memory):
         write_array(dset, variable.values)
+    elif variable.chunks is not None:
+        stream_dask(dset, variable.data)
     else:
         stream_dask(dset, variable.chunk(_slabs(variable, dset.chunks)).data, SLAB_BYTES)
 
@@ -160,8 +160,7 @@ def _compute(batch: list[tuple[tuple[slice, ...], Any]]) -> list[np.ndarray]:
     return [np.ascontiguousarray(v) for v in dask.compute(*(block for _, block in batch))]
 
 
-def _write_block(dset: h5py.Dataset, region: tuple[slice, ...], value: Any) -> None:
-    value = np.asarray(value)
+def _write_block(dset: h5py.Dataset, region: tuple[slice, ...], value: np.ndarray) -> None:
     if value.dtype == dset.dtype and value.flags.c_contiguous and value.size:
         dset.write_direct(value, dest_sel=region)
     elif value.size:

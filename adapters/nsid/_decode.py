@@ -13,11 +13,11 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
-from pycrox.adapters.nsid import mapping
-from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_dict_group, read_sidecar
 
 from pycrox import model
 from pycrox._hdf5 import lazy_variable_data
+from pycrox.adapters.nsid import mapping
+from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_dict_group, read_sidecar
 from pycrox.errors import FormatError
 
 __all__ = ["SignalPlan", "coordinate_attrs", "group_attrs", "signal_attrs", "signal_plan"]

@@ -14,13 +14,13 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
+
+from pycrox import model
 from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._data import StorageOptions, create_dataset
 from pycrox.adapters.nsid._decode import coordinate_attrs, signal_attrs
 from pycrox.adapters.nsid._layout import GroupItem, SignalItem
 from pycrox.adapters.nsid._values import attr_diff, read_attrs, write_attrs, write_dict_group, write_sidecar
-
-from pycrox import model
 from pycrox.errors import ModelError, WriteError
 
 __all__ = ["write_group", "write_signal"]

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import xarray as xr
-from pycrox.adapters.nsid import mapping
 
 from pycrox import model
+from pycrox.adapters.nsid import mapping
 from pycrox.errors import ModelError
 
 __all__ = ["GroupItem", "SignalItem", "plan"]

@@ -19,9 +19,9 @@ from typing import Any
 
 import h5py
 import numpy as np
-from pycrox.adapters.nsid.mapping import SIDECAR_ATTR, is_attr_name, is_link_name
 
 from pycrox._encoding import decode_json, encode_json
+from pycrox.adapters.nsid.mapping import SIDECAR_ATTR, is_attr_name, is_link_name
 from pycrox.errors import ModelError
 from pycrox.testing.assertions import assert_attrs_equal
 

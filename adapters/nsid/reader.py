@@ -15,12 +15,12 @@ from typing import Any
 
 import h5py
 import xarray as xr
-from pycrox.adapters.nsid import mapping
-from pycrox.adapters.nsid._decode import SignalPlan, group_attrs, signal_plan
-from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_sidecar
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox._hdf5 import is_hdf5, lazy_variable_data, open_file_manager
+from pycrox.adapters.nsid import mapping
+from pycrox.adapters.nsid._decode import SignalPlan, group_attrs, signal_plan
+from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_sidecar
 from pycrox.errors import FormatError, PycroxError
 
 __all__ = ["FileLayout", "guess_can_open", "is_main", "read_tree", "scan"]

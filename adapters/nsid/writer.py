@@ -15,15 +15,15 @@ from typing import Any
 
 import h5py
 import xarray as xr
+from xarray.backends.locks import HDF5_LOCK
+
+from pycrox import provenance
 from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._data import StorageOptions
 from pycrox.adapters.nsid._encode import write_group, write_signal
 from pycrox.adapters.nsid._layout import GroupItem, SignalItem, plan
 from pycrox.adapters.nsid._values import attr_diff, read_attrs, write_dict_group, write_sidecar
 from pycrox.adapters.nsid.reader import is_main
-from xarray.backends.locks import HDF5_LOCK
-
-from pycrox import provenance
 from pycrox.errors import ModelError, NotFoundError, WriteError
 from pycrox.sources import atomic_target, is_local
 

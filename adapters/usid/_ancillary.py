@@ -14,8 +14,8 @@ from typing import Any
 
 import h5py
 import numpy as np
-from pycrox.adapters.usid import _attrs, mapping
 
+from pycrox.adapters.usid import _attrs, mapping
 from pycrox.errors import FormatError
 
 __all__ = ["Ancillary", "decode_text", "default_label_array", "default_type", "dereference", "load"]
@@ -152,8 +152,8 @@ def _check_shape(main: h5py.Dataset, dset: h5py.Dataset, kind: str, source: str)
             f"{main.name} has {main.shape[axis]}",
             where=dset.name,
         )
-    limit = max(64 * 2**20, _MAX_EXPANSION * main.file.id.get_filesize())
-    if dset.size * dset.dtype.itemsize > limit:
+    nbytes = dset.size * dset.dtype.itemsize
+    if nbytes > 64 * 2**20 and nbytes > _MAX_EXPANSION * main.file.id.get_filesize():
         raise FormatError(
             source,
             f"ancillary dataset claims {dset.shape} {dset.dtype}, far more than the "

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from pycrox.adapters.usid import _attrs, mapping
 
 from pycrox import model
+from pycrox.adapters.usid import _attrs, mapping
 
 __all__ = ["attrs_diff", "coordinate_document", "main_attrs"]
 

@@ -14,10 +14,10 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
-from pycrox.adapters.usid import _attrs, mapping
-from pycrox.adapters.usid._plan import AncillaryPlan, MainPlan
 
 from pycrox._hdf5 import write_array
+from pycrox.adapters.usid import _attrs, mapping
+from pycrox.adapters.usid._plan import AncillaryPlan, MainPlan
 from pycrox.errors import ModelError
 
 __all__ = ["FileWriter"]

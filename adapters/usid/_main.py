@@ -15,11 +15,11 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
-from pycrox.adapters.usid import _ancillary, _attrs, mapping
-from pycrox.adapters.usid._array import Geometry, NDimArray
 from xarray.core import indexing
 
 from pycrox import model
+from pycrox.adapters.usid import _ancillary, _attrs, mapping
+from pycrox.adapters.usid._array import Geometry, NDimArray
 from pycrox.errors import FormatError
 
 __all__ = ["is_claimed_main", "read_main"]

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from pycrox.adapters.usid import _ancillary, _attrs, _document, mapping
 
+from pycrox.adapters.usid import _ancillary, _attrs, _document, mapping
 from pycrox.errors import ModelError
 
 __all__ = ["AncillaryPlan", "MainPlan", "plan_main"]

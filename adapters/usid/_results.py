@@ -15,13 +15,13 @@ from typing import Any
 
 import h5py
 import xarray as xr
-from pycrox.adapters.usid import _attrs, mapping
-from pycrox.adapters.usid._h5write import FileWriter
-from pycrox.adapters.usid._plan import plan_main
 from xarray.backends.file_manager import FILE_CACHE
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox import provenance
+from pycrox.adapters.usid import _attrs, mapping
+from pycrox.adapters.usid._h5write import FileWriter
+from pycrox.adapters.usid._plan import plan_main
 from pycrox.errors import ModelError, NotFoundError, WriteError
 
 __all__ = ["open_for_append", "remove", "source_path", "write_results"]

@@ -124,9 +124,13 @@ def grid_status(inds: np.ndarray) -> tuple[str, list[int], list[int]]:
     sizes = _grid_sizes_fast(inds)  # an odometer prefix holds every index up to its maximum
     total = int(np.prod(sizes, dtype=np.float64))
     if n <= total <= 2 * n:  # a truncated odometer misses less than one step of its slowest dim
-        for order in (list(range(n_dims)), slow_to_fast(inds)):
-            if np.array_equal(odometer(sizes, order, np.int64)[:, :n], inds):
-                return ("grid" if total == n else "truncated"), sizes, order
+        status = "grid" if total == n else "truncated"
+        order = list(range(n_dims))
+        if np.array_equal(odometer(sizes, order, np.int64)[:, :n], inds):
+            return status, sizes, order
+        order = slow_to_fast(inds)
+        if np.array_equal(odometer(sizes, order, np.int64)[:, :n], inds):
+            return status, sizes, order
     return "invalid", grid_sizes(inds), list(range(n_dims))
 
 

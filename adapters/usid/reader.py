@@ -19,11 +19,11 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
-from pycrox.adapters.usid import _attrs, mapping
-from pycrox.adapters.usid._main import is_claimed_main, read_main
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox._hdf5 import is_hdf5, lazy_variable_data, open_file_manager
+from pycrox.adapters.usid import _attrs, mapping
+from pycrox.adapters.usid._main import is_claimed_main, read_main
 from pycrox.errors import FormatError, PycroxError
 
 __all__ = ["guess_can_open", "read_tree"]

@@ -16,11 +16,11 @@ from typing import Any
 
 import h5py
 import xarray as xr
+
+from pycrox import model
 from pycrox.adapters.usid import _results
 from pycrox.adapters.usid._h5write import FileWriter
 from pycrox.adapters.usid._plan import plan_main
-
-from pycrox import model
 from pycrox.errors import ModelError, WriteError
 from pycrox.sources import atomic_target, is_local
 

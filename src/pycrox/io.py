@@ -118,13 +118,16 @@ def open_tree(
     FormatError
         If the file cannot be recognised or read.
     """
+    if _is_h5py_object(source):
+        tree = _read_h5py_object(source, engine)
+        return tree.chunk(chunks) if chunks is not None else tree
     src = open_source(source, storage_options)
     engine = engine or detect_format(src)
     if engine in _NATIVE:
         tree, _ = _read_native(src, engine, chunks)
         return tree
     tree = _reader(engine).read_tree(src, storage_options=storage_options)
-    return tree.chunk(chunks) if chunks is not None else tree
+    return tree.map_over_datasets(lambda ds: _chunk(ds, chunks)) if chunks is not None else tree
 
 
 def open(
@@ -159,16 +162,48 @@ def open(
     ModelError
         If the file holds several signals and `group` is not given (the message lists them).
     """
-    src = open_source(source, storage_options)
-    engine = engine or detect_format(src)
-    if engine in _NATIVE:
-        tree, kind = _read_native(src, engine, chunks)
-        return native.unwrap(tree, kind, group, src.name)
     from pycrox import model
 
-    tree = _reader(engine).read_tree(src, storage_options=storage_options)
-    signal = model.select_signal(tree, group, src.name)
-    return signal.chunk(chunks) if chunks is not None else signal
+    if _is_h5py_object(source):
+        tree, name = _read_h5py_object(source, engine), source.file.filename
+    else:
+        src = open_source(source, storage_options)
+        engine = engine or detect_format(src)
+        if engine in _NATIVE:
+            tree, kind = _read_native(src, engine, chunks)
+            return native.unwrap(tree, kind, group, src.name)
+        tree, name = _reader(engine).read_tree(src, storage_options=storage_options), src.name
+    signal = model.select_signal(tree, group, name)
+    return _chunk(signal, chunks) if chunks is not None else signal
+
+
+def _chunk(obj: Any, chunks: Any) -> Any:
+    """Chunk like xarray's ``chunks=``: ``{}`` means the file's own chunks (``preferred_chunks``)."""
+    if isinstance(chunks, dict) and not chunks:
+        variables = obj.variables.values() if isinstance(obj, xr.Dataset) else [obj.variable]
+        preferred = {d: c for v in variables for d, c in v.encoding.get("preferred_chunks", {}).items()}
+        return obj.chunk(preferred)
+    return obj.chunk(chunks)
+
+
+def _is_h5py_object(source: Any) -> bool:
+    return type(source).__module__.startswith("h5py") and hasattr(source, "file")
+
+
+def _read_h5py_object(source: Any, engine: str | None) -> xr.DataTree:
+    """An open h5py File or Group: the caller keeps it open; HDF5 formats only."""
+    if engine is None:
+        engine = next((n for n in FORMATS if _guess(n, source)), None)
+        if engine is None:
+            raise FormatError(source.file.filename, "no pycrox reader recognises this HDF5 object", where=source.name)
+    return _reader(engine).read_tree(source)
+
+
+def _guess(name: str, source: Any) -> bool:
+    try:
+        return bool(_reader(name).guess_can_open(source))
+    except ImportError:
+        return False
 
 
 def to_zarr(

@@ -336,8 +336,8 @@ def validate(obj: xr.DataArray | xr.Dataset | xr.DataTree) -> list[str]:
     list of str
         One readable sentence per problem.
     """
-    if isinstance(obj, xr.DataTree):
-        return [f"{node.path}: {p}" for node in obj.subtree for p in validate(node.to_dataset(inherit=False))]
+    if isinstance(obj, xr.DataTree):  # the signals; group nodes hold file content of their own
+        return [f"{path}: {p}" for path, signal in signal_nodes(obj).items() for p in validate(signal)]
     if isinstance(obj, xr.Dataset):
         return [f"{name}: {p}" for name, var in obj.data_vars.items() for p in validate(var)]
     problems = [f"attr {key!r} is missing" for key in ARRAY_ATTRS if key not in obj.attrs]

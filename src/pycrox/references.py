@@ -63,9 +63,11 @@ def references(
     tree = io.open_tree(src)
     tree.attrs = {**tree.attrs, native.KIND_ATTR: "DataTree"}
     refs: dict[str, Any] = {".zgroup": json.dumps({"zarr_format": 2})}
-    with HDF5_LOCK:
+    try:
         for node in tree.subtree:
             _add_group(refs, node, url, src)
+    finally:
+        tree.close()  # release the file now, not whenever the garbage collector runs
     refs[".zmetadata"] = json.dumps({"zarr_consolidated_format": 1, "metadata": {
         k: json.loads(v) for k, v in refs.items() if k.rsplit("/", 1)[-1] in (".zgroup", ".zattrs", ".zarray")}})
     result = {"version": 1, "refs": refs}
@@ -123,7 +125,8 @@ def _h5_backing(var: xr.Variable) -> tuple[h5py.Dataset, Any] | None:
             return None
     if data._field is not None or tuple(data.shape) != tuple(var.shape):
         return None
-    dset = data._manager.acquire()[data._h5path]
+    with HDF5_LOCK:
+        dset = data._manager.acquire()[data._h5path]
     return (dset, data) if dset.dtype == var.dtype or dset.dtype.kind == "c" else None
 
 

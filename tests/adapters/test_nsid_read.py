@@ -14,12 +14,12 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
-from pycrox.adapters.nsid import mapping, reader
-from pycrox.adapters.nsid.backend import NSIDBackendEntrypoint
 from xarray.core import indexing
 
 import pycrox
 from pycrox import model
+from pycrox.adapters.nsid import mapping, reader
+from pycrox.adapters.nsid.backend import NSIDBackendEntrypoint
 from pycrox.errors import FormatError
 from tests.readers._vendor_corpus import DOORS, check
 

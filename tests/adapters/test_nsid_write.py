@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import xarray as xr
 from hypothesis import given, settings
-from pycrox.adapters.nsid import _data, mapping
 
 import pycrox
 from pycrox import model, provenance
+from pycrox.adapters.nsid import _data, mapping
 from pycrox.errors import ModelError, NotFoundError, WriteError
 from pycrox.testing import assert_lossless, raise_if_dask_computes, strategies
 
@@ -281,3 +281,18 @@ def test_append_needs_an_existing_file_and_a_known_source(shared_data, tmp_path)
         pycrox.to_nsid(result, path, mode="a")
     pycrox.to_nsid(result, path, mode="a", group="/Measurement_000/Channel_001/EELS_SI/EELS_SI")
     assert "/Measurement_000/Channel_001/Log_scale_000/r/r" in model.signal_nodes(pycrox.open_tree(path))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        dsa.from_array(np.array(3.5)),
+        dsa.zeros((0, 3), chunks=(1, 3)),
+        dsa.ones((5, 3), chunks=(2, 2), dtype=bool),
+    ],
+    ids=["0-d", "empty", "ragged-bool"],
+)
+def test_dask_edge_shapes_round_trip(data, tmp_path):
+    da = model.from_array(data, [f"d{i}" for i in range(data.ndim)], name="v")
+    pycrox.to_nsid(da, tmp_path / "v.h5")
+    assert_lossless(pycrox.open(tmp_path / "v.h5").load(), da.load())

@@ -11,11 +11,11 @@ import h5py
 import numpy as np
 import pytest
 import xarray as xr
-from pycrox.adapters.usid import reader
-from pycrox.adapters.usid.backend import USIDBackendEntrypoint
 
 import pycrox
 from pycrox import model
+from pycrox.adapters.usid import reader
+from pycrox.adapters.usid.backend import USIDBackendEntrypoint
 from tests.adapters.test_usid_fixtures import build_usid, exact_sha256, pyusid
 from tests.readers._vendor_corpus import DOORS, CountingFile, check, manifest_files
 
