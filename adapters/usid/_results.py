@@ -96,6 +96,7 @@ def write_results(
             raise NotFoundError(path, f"no USID main dataset at {where!r} to attach the results to")
         step = provenance.last_step(obj) if isinstance(obj, xr.DataArray | xr.Dataset) else None
         tool, parameters = (step[0], dict(step[1].get("parameters") or {})) if step else ("pycrox", {})
+        tool = _tool_name(tool, parameters)
         writer = FileWriter(h5)
         group = _new_group(writer, src, re.sub(r"-", "_", tool))
         try:
@@ -145,3 +146,10 @@ def remove(h5: h5py.File, created: list[str]) -> None:
     for path in created:
         if path in h5:
             del h5[path]
+
+
+def _tool_name(step: str, parameters: dict) -> str:
+    """The process name of a results group, as pycroscopy names its tools (``SVD``, ``KMeans``, ...)."""
+    if step == "decompose":
+        return str(parameters.get("method") or "svd").upper()
+    return {"cluster": "KMeans", "fit": "Fit"}.get(step, step)
