@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import statistics
@@ -118,3 +119,31 @@ def run_child(script: str, args: list[str]) -> dict[str, Any]:
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip() or proc.stdout.strip())[-400:]}
     return json.loads(lines[-1])
+
+
+# ---- in-process timing with peak RSS (the analysis benchmarks) ----
+
+
+def rss_mib(field: str = "VmRSS") -> float:
+    """A /proc/self/status memory field in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> None:
+    """Reset the peak-RSS mark of this process (Linux)."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux)
+
+
+def measure(case: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Seconds, peak MiB above the RSS before the call, and the result of `case()`."""
+    gc.collect()
+    reset_peak()
+    before = rss_mib()
+    start = time.perf_counter()
+    result = case()
+    seconds = time.perf_counter() - start
+    return seconds, rss_mib("VmHWM") - before, result

@@ -13,15 +13,12 @@ run, and the adjusted Rand index of the labels against the true phases and again
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import statistics
-import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import sklearn
+from _common import measure, reset_peak, rss_mib  # noqa: F401  (run as a script from benchmarks/)
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import adjusted_rand_score
 
@@ -29,28 +26,6 @@ import pycrox
 from pycrox.analysis.clustering import cluster
 
 REFERENCE = "sklearn KMeans, k-means++, n_init=1 (reference)"
-
-
-def rss_mib(field: str = "VmRSS") -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux)
-
-
-def measure(case: Callable[[], np.ndarray]) -> tuple[float, float, np.ndarray]:
-    gc.collect()
-    reset_peak()
-    before = rss_mib()
-    start = time.perf_counter()
-    result = case()
-    seconds = time.perf_counter() - start
-    return seconds, rss_mib("VmHWM") - before, result
 
 
 def make_matrix(rows: int, channels: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,41 +13,16 @@ order of the cases rotates from one repeat to the next.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import gc
 import statistics
-import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import scipy.fft
+from _common import measure, reset_peak, rss_mib  # noqa: F401  (run as a script from benchmarks/)
 
 import pycrox
 from pycrox.analysis import fourier
-
-
-def rss_mib(field: str = "VmRSS") -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def reset_peak() -> None:
-    with contextlib.suppress(OSError):
-        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM (Linux)
-
-
-def measure(case: Callable[[], np.ndarray]) -> tuple[float, float, np.ndarray]:
-    gc.collect()
-    reset_peak()
-    before = rss_mib()
-    start = time.perf_counter()
-    result = case()
-    seconds = time.perf_counter() - start
-    return seconds, rss_mib("VmHWM") - before, result
 
 
 def build_cases(stack: np.ndarray, with_sidpy: bool) -> dict[str, Callable[[], np.ndarray]]:
