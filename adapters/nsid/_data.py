@@ -8,24 +8,21 @@ is ever loaded whole.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import dask
 import h5py
-import numpy as np
 import xarray as xr
 
-from pycrox._hdf5 import write_array
+from pycrox._hdf5 import WRITE_BATCH_BYTES, write_array
 from pycrox.errors import ModelError
 
-__all__ = ["StorageOptions", "create_dataset", "stream_dask", "write_data"]
+__all__ = ["StorageOptions", "create_dataset", "write_data"]
 
 #: target bytes of one slab when streaming lazily indexed data
 SLAB_BYTES = 64 * 2**20
 #: dask blocks computed together (at least two blocks); two batches are in memory at most
-BATCH_BYTES = 8 * 2**20
+BATCH_BYTES = WRITE_BATCH_BYTES
 _COMPRESSION_NAMES = ("gzip", "lzf", "szip")
 
 
@@ -112,59 +109,9 @@ def write_data(dset: h5py.Dataset, variable: xr.Variable) -> None:
     if variable.ndim == 0 or variable.size == 0 or (variable.chunks is None and variable._in_memory):
         write_array(dset, variable.values)
     elif variable.chunks is not None:
-        stream_dask(dset, variable.data)
+        write_array(dset, variable.data)
     else:
-        stream_dask(dset, variable.chunk(_slabs(variable, dset.chunks)).data, SLAB_BYTES)
-
-
-def stream_dask(dset: h5py.Dataset, data: Any, batch_bytes: int | None = None) -> None:
-    """Write a dask array block by block: the next batch is computed while this one is written.
-
-    At most two batches are in memory (one computing, one writing); each batch holds at least two
-    blocks and about `BATCH_BYTES`. Blocks are computed by the active dask scheduler (threads,
-    processes or a distributed cluster) and written by this process alone.
-    """
-    block_bytes = int(np.prod([max(c) if c else 0 for c in data.chunks])) * data.dtype.itemsize
-    batches = _batches(data, max(batch_bytes or BATCH_BYTES, 2 * block_bytes))
-    if not batches:
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(_compute, batches[0])
-        for index, batch in enumerate(batches):
-            values = pending.result()
-            if index + 1 < len(batches):
-                pending = pool.submit(_compute, batches[index + 1])
-            for (region, _), value in zip(batch, values, strict=True):
-                _write_block(dset, region, value)
-
-
-def _batches(data: Any, batch_bytes: int) -> list[list[tuple[tuple[slice, ...], Any]]]:
-    starts = [np.cumsum((0, *c[:-1])) for c in data.chunks]
-    batches: list[list] = [[]]
-    size = 0
-    for index in np.ndindex(*data.numblocks):
-        region = tuple(
-            slice(int(s[i]), int(s[i]) + c[i]) for s, c, i in zip(starts, data.chunks, index, strict=True)
-        )
-        block = data.blocks[index]
-        if size and size + block.nbytes > batch_bytes:
-            batches.append([])
-            size = 0
-        batches[-1].append((region, block))
-        size += block.nbytes
-    return [b for b in batches if b]
-
-
-def _compute(batch: list[tuple[tuple[slice, ...], Any]]) -> list[np.ndarray]:
-    """The blocks of a batch as C-contiguous arrays (copied here, off the writing thread, if needed)."""
-    return [np.ascontiguousarray(v) for v in dask.compute(*(block for _, block in batch))]
-
-
-def _write_block(dset: h5py.Dataset, region: tuple[slice, ...], value: np.ndarray) -> None:
-    if value.dtype == dset.dtype and value.flags.c_contiguous and value.size:
-        dset.write_direct(value, dest_sel=region)
-    elif value.size:
-        dset[region] = value
+        write_array(dset, variable.chunk(_slabs(variable, dset.chunks)).data, max_batch_bytes=SLAB_BYTES)
 
 
 def _slabs(variable: xr.Variable, chunks: tuple[int, ...] | None) -> dict[Hashable, int]:

@@ -7,6 +7,7 @@ as an xarray `CachingFileManager` (or a dummy manager for objects the caller own
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import h5py
@@ -33,6 +34,8 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 #: fsspec block size for HDF5 over object stores (measured: one 1 MiB chunk costs ~1.5 MiB and
 #: 3 requests with 256 KiB read-ahead blocks, 5 MiB with 2 MiB blocks, 95 MiB with s3fs's default)
 REMOTE_BLOCK_SIZE = 256 * 2**10
+#: bytes of dask blocks computed at a time by `write_array`
+WRITE_BATCH_BYTES = 8 * 2**20
 
 
 def is_hdf5(obj: Any, storage_options: dict | None = None) -> bool:
@@ -161,12 +164,13 @@ def preferred_chunks(variable: xr.Variable, chunks: tuple[int, ...] | None) -> d
     return dict(zip(variable.dims, chunks, strict=True)) if chunks else {}
 
 
-def write_array(dset: h5py.Dataset, data: Any, *, max_batch_bytes: int = 256 * 2**20) -> None:
+def write_array(dset: h5py.Dataset, data: Any, *, max_batch_bytes: int = WRITE_BATCH_BYTES) -> None:
     """Write numpy or dask data into an open HDF5 dataset, block by block for dask.
 
-    Dask blocks are computed in batches of at most `max_batch_bytes` (in parallel by whatever
-    scheduler is active, a ``dask.distributed`` cluster included) and written by this process
-    alone, so no HDF5 handle ever crosses a process boundary and memory stays bounded.
+    Dask blocks are computed in batches of about `max_batch_bytes` (at least two blocks) by
+    whatever scheduler is active, a ``dask.distributed`` cluster included, while the previous
+    batch is written; only this process writes, so no HDF5 handle ever crosses a process boundary
+    and at most two batches are in memory.
 
     Parameters
     ----------
@@ -175,39 +179,53 @@ def write_array(dset: h5py.Dataset, data: Any, *, max_batch_bytes: int = 256 * 2
     data : numpy.ndarray, dask.array.Array or array-like
         Values of the same shape.
     max_batch_bytes : int
-        Upper bound of the bytes computed before they are written.
+        About the bytes computed before they are written.
     """
-    import dask
     import dask.array as dsa
 
     if not isinstance(data, dsa.Array):
-        array = np.asarray(data)
-        if array.size:
-            if array.dtype == dset.dtype and array.flags.c_contiguous:
-                dset.write_direct(array)
-            else:
-                dset[...] = array
+        _write_block(dset, (), np.asarray(data))
         return
-    if data.size == 0:
+    block_bytes = int(np.prod([max(c) if c else 0 for c in data.chunks])) * data.dtype.itemsize
+    batches = _batches(data, max(max_batch_bytes, 2 * block_bytes))
+    if not batches:
         return
-    blocks = list(np.ndindex(*data.numblocks))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(_compute, batches[0])
+        for index, batch in enumerate(batches):
+            values = pending.result()
+            if index + 1 < len(batches):
+                pending = pool.submit(_compute, batches[index + 1])
+            for (region, _), value in zip(batch, values, strict=True):
+                _write_block(dset, region, value)
+
+
+def _batches(data: Any, batch_bytes: int) -> list[list[tuple[tuple[slice, ...], Any]]]:
     starts = [np.cumsum((0, *c[:-1])) for c in data.chunks]
-    batch: list[tuple[tuple[slice, ...], Any]] = []
-    batch_bytes = 0
-    for index in blocks:
+    batches: list[list] = [[]]
+    size = 0
+    for index in np.ndindex(*data.numblocks):
         region = tuple(slice(int(s[i]), int(s[i]) + c[i]) for s, c, i in zip(starts, data.chunks, index, strict=True))
         block = data.blocks[index]
-        batch.append((region, block))
-        batch_bytes += block.nbytes
-        if batch_bytes >= max_batch_bytes:
-            _flush(dset, batch, dask)
-            batch, batch_bytes = [], 0
-    _flush(dset, batch, dask)
+        if size and size + block.nbytes > batch_bytes:
+            batches.append([])
+            size = 0
+        batches[-1].append((region, block))
+        size += block.nbytes
+    return [b for b in batches if b]
 
 
-def _flush(dset: h5py.Dataset, batch: list, dask: Any) -> None:
-    if not batch:
+def _compute(batch: list[tuple[tuple[slice, ...], Any]]) -> list[np.ndarray]:
+    """The blocks of a batch as C-contiguous arrays (copied here, off the writing thread, if needed)."""
+    import dask
+
+    return [np.ascontiguousarray(v) for v in dask.compute(*(block for _, block in batch))]
+
+
+def _write_block(dset: h5py.Dataset, region: tuple[slice, ...], value: np.ndarray) -> None:
+    if not value.size:
         return
-    values = dask.compute(*(block for _, block in batch))
-    for (region, _), value in zip(batch, values, strict=True):
-        dset[region] = value
+    if value.dtype == dset.dtype and value.flags.c_contiguous:
+        dset.write_direct(value, dest_sel=region or None)
+    else:
+        dset[region or ...] = value
