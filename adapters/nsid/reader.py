@@ -17,7 +17,7 @@ import h5py
 import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
-from pycrox._hdf5 import is_hdf5, lazy_variable_data, open_file_manager
+from pycrox._hdf5 import H5_ERRORS, lazy_variable_data, open_file_manager, probe
 from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._decode import SignalPlan, group_attrs, signal_plan
 from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_sidecar
@@ -26,7 +26,6 @@ from pycrox.errors import FormatError, PycroxError
 __all__ = ["FileLayout", "guess_can_open", "is_main", "read_tree", "scan"]
 
 #: what h5py raises on damaged files (besides our own errors)
-H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
 #: attributes that mark an NSID main dataset (pyNSID's check_if_main needs more; see is_main)
 _MAIN_MARKERS = ("main_data_name", "data_type")
 
@@ -38,21 +37,11 @@ def is_main(obj: Any) -> bool:
 
 def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) -> bool:
     """Whether `filename_or_obj` is an HDF5 file holding at least one NSID main dataset."""
-    try:
-        if not is_hdf5(filename_or_obj, storage_options):
-            return False
-        manager, _ = open_file_manager(filename_or_obj, storage_options)
-    except (PycroxError, *H5_ERRORS):
-        return False
-    try:
-        with HDF5_LOCK:
-            h5 = manager.acquire()
-            return bool(h5.visititems(lambda _, obj: True if is_main(obj) else None))
-    except H5_ERRORS:  # a damaged file is not claimed
-        return False
-    finally:
-        if not isinstance(filename_or_obj, h5py.Group):
-            manager.close()
+    return probe(
+        filename_or_obj,
+        storage_options,
+        lambda root: root.visititems(lambda _, obj: True if is_main(obj) else None),
+    )
 
 
 class FileLayout:

@@ -21,38 +21,30 @@ import numpy as np
 import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
-from pycrox._hdf5 import is_hdf5, lazy_variable_data, open_file_manager
+from pycrox._hdf5 import H5_ERRORS, lazy_variable_data, open_file_manager, probe
 from pycrox.adapters.usid import _attrs, mapping
 from pycrox.adapters.usid._main import is_claimed_main, read_main
-from pycrox.errors import FormatError, PycroxError
+from pycrox.errors import FormatError
 
 __all__ = ["guess_can_open", "read_tree"]
 
 #: pyUSID's results-group names: ``<source>-<tool>_<NNN>``
 _RESULTS_GROUP = re.compile(r"^.+-.+_\d{3}$")
 #: what h5py raises on damaged files (besides our own errors)
-H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
 
 
 def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) -> bool:
     """Whether `filename_or_obj` is an HDF5 file holding a USID main dataset; False instead of raising."""
-    try:
-        if isinstance(filename_or_obj, h5py.Dataset):
+    if isinstance(filename_or_obj, h5py.Dataset):
+        try:
             return is_claimed_main(filename_or_obj)
-        if not is_hdf5(filename_or_obj, storage_options):
+        except H5_ERRORS:
             return False
-        manager, _ = open_file_manager(filename_or_obj, storage_options)
-    except (PycroxError, *H5_ERRORS):
-        return False
-    try:
-        with HDF5_LOCK:
-            root = filename_or_obj if isinstance(filename_or_obj, h5py.Group) else manager.acquire()
-            return bool(root.visititems(lambda _, obj: True if _has_references(obj) else None))
-    except H5_ERRORS:
-        return False
-    finally:
-        if not isinstance(filename_or_obj, h5py.Group):
-            manager.close()
+    return probe(
+        filename_or_obj,
+        storage_options,
+        lambda root: root.visititems(lambda _, obj: True if _has_references(obj) else None),
+    )
 
 
 def _has_references(obj: Any) -> bool:

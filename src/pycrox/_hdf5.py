@@ -7,6 +7,7 @@ as an xarray `CachingFileManager` (or a dummy manager for objects the caller own
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,10 +18,11 @@ from xarray.backends import BackendArray, CachingFileManager, DummyFileManager
 from xarray.backends.locks import HDF5_LOCK
 from xarray.core import indexing
 
-from pycrox.errors import FormatError
+from pycrox.errors import FormatError, PycroxError
 from pycrox.sources import Source, open_source, read_head
 
 __all__ = [
+    "H5_ERRORS",
     "HDF5_LOCK",
     "HDF5_MAGIC",
     "LazyH5Array",
@@ -28,6 +30,7 @@ __all__ = [
     "is_hdf5",
     "lazy_variable_data",
     "open_file_manager",
+    "probe",
 ]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -57,6 +60,34 @@ def _open_h5(source: Source, mode: str = "r") -> h5py.File:
         return h5py.File(handle, mode)
     except OSError as exc:
         raise FormatError(source.name, f"not a readable HDF5 file ({exc})") from exc
+
+
+#: what h5py raises on damaged or unexpected content (readers turn these into FormatError or False)
+H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
+
+
+def probe(obj: Any, storage_options: dict | None, predicate: Callable[[h5py.Group], bool]) -> bool:
+    """Whether `obj` is an HDF5 file (or an h5py group) whose root satisfies `predicate`.
+
+    The guessers of every HDF5 format share this: a non-HDF5 or damaged file is not claimed
+    (False, never an exception), and a file opened here is closed again; an h5py object passed in
+    stays open and is itself the root.
+    """
+    try:
+        if not is_hdf5(obj, storage_options):
+            return False
+        manager, _ = open_file_manager(obj, storage_options)
+    except (PycroxError, *H5_ERRORS):
+        return False
+    try:
+        with HDF5_LOCK:
+            root = obj if isinstance(obj, h5py.Group) else manager.acquire()
+            return bool(predicate(root))
+    except H5_ERRORS:
+        return False
+    finally:
+        if not isinstance(obj, h5py.Group):
+            manager.close()
 
 
 def open_file_manager(obj: Any, storage_options: dict | None = None) -> tuple[Any, str]:
@@ -205,7 +236,9 @@ def _batches(data: Any, batch_bytes: int) -> list[list[tuple[tuple[slice, ...], 
     batches: list[list] = [[]]
     size = 0
     for index in np.ndindex(*data.numblocks):
-        region = tuple(slice(int(s[i]), int(s[i]) + c[i]) for s, c, i in zip(starts, data.chunks, index, strict=True))
+        region = tuple(
+            slice(int(s[i]), int(s[i]) + c[i]) for s, c, i in zip(starts, data.chunks, index, strict=True)
+        )
         block = data.blocks[index]
         if size and size + block.nbytes > batch_bytes:
             batches.append([])

@@ -27,13 +27,12 @@ from xarray.backends.locks import HDF5_LOCK
 
 from pycrox import model, units
 from pycrox._backend import TreeBackendEntrypoint
-from pycrox._hdf5 import attr_to_python, is_hdf5, lazy_variable_data, open_file_manager
+from pycrox._hdf5 import H5_ERRORS, attr_to_python, lazy_variable_data, open_file_manager, probe
 from pycrox.errors import FormatError, PycroxError, UnitError
 
 __all__ = ["NCEMEMDBackendEntrypoint", "guess_can_open", "read_tree"]
 
 #: what h5py raises on damaged files (besides our own errors)
-H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
 
 #: vector names (lower case, without spaces and underscores) -> pycrox dim
 _DIM_NAMES = {
@@ -51,21 +50,11 @@ _METADATA_GROUPS = ("microscope", "sample", "user", "comments")
 
 def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) -> bool:
     """Whether `filename_or_obj` is a Berkeley EMD file (root version attrs and an EMD data group)."""
-    try:
-        if not is_hdf5(filename_or_obj, storage_options):
-            return False
-        manager, _ = open_file_manager(filename_or_obj, storage_options)
-    except (PycroxError, *H5_ERRORS):
-        return False
-    try:
-        with HDF5_LOCK:
-            h5 = manager.acquire()
-            return _has_version(h5) and bool(_emd_groups(h5))
-    except H5_ERRORS:  # a damaged file is not claimed
-        return False
-    finally:
-        if not isinstance(filename_or_obj, h5py.Group):
-            manager.close()
+    return probe(
+        filename_or_obj,
+        storage_options,
+        lambda root: _has_version(root.file) and bool(_emd_groups(root.file)),
+    )
 
 
 def _has_version(h5: h5py.Group) -> bool:

@@ -24,7 +24,7 @@ import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox._backend import TreeBackendEntrypoint
-from pycrox._hdf5 import is_hdf5, open_file_manager
+from pycrox._hdf5 import H5_ERRORS, open_file_manager, probe
 from pycrox.errors import FormatError, PycroxError
 from pycrox.readers import _velox_meta as meta_
 from pycrox.readers._velox_signals import VeloxItem, cube_signal, image_signal, spectrum_signal
@@ -33,7 +33,6 @@ from pycrox.readers._velox_spectrum import cube_dtype
 __all__ = ["VeloxBackendEntrypoint", "guess_can_open", "read_tree"]
 
 #: what h5py raises on damaged files (besides our own errors)
-H5_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError, AttributeError, IndexError)
 
 _BUILDERS: dict[str, Callable[..., xr.DataArray]] = {
     "Image": image_signal,
@@ -44,20 +43,7 @@ _BUILDERS: dict[str, Callable[..., xr.DataArray]] = {
 
 def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) -> bool:
     """Whether `filename_or_obj` is a Velox EMD file (HDF5 with ``/Data`` and a Velox ``/Version``)."""
-    try:
-        if not is_hdf5(filename_or_obj, storage_options):
-            return False
-        manager, _ = open_file_manager(filename_or_obj, storage_options)
-    except (PycroxError, *H5_ERRORS):
-        return False
-    try:
-        with HDF5_LOCK:
-            return is_velox(manager.acquire())
-    except H5_ERRORS:  # a damaged file is not claimed
-        return False
-    finally:
-        if not isinstance(filename_or_obj, h5py.Group):
-            manager.close()
+    return probe(filename_or_obj, storage_options, lambda root: is_velox(root.file))
 
 
 def is_velox(h5: h5py.Group) -> bool:
