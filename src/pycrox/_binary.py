@@ -97,21 +97,7 @@ class RawArray(BackendArray):
     def _handle(self) -> Any:
         if self.source.path is not None:
             return open(self.source.path, "rb", buffering=0)
-        fh = self.source.open()
-        return fh if self.source.fileobj is None else _NoClose(fh)
-
-
-class _NoClose:
-    """Context manager that leaves a caller's file object open."""
-
-    def __init__(self, fh: Any) -> None:
-        self.fh = fh
-
-    def __enter__(self) -> Any:
-        return self.fh
-
-    def __exit__(self, *exc: object) -> None:
-        return None
+        return self.source.reading()
 
 
 def _readinto(fh: Any, view: memoryview, source: Source, offset: int) -> None:

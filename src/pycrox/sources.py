@@ -75,6 +75,16 @@ class Source:
         # s3fs reads 50 MiB per block by default: far too much for headers and single chunks
         return fs.open(path, "rb", block_size=block_size or REMOTE_BLOCK_SIZE)
 
+    @contextlib.contextmanager
+    def reading(self, block_size: int | None = None) -> Iterator[IO[bytes]]:
+        """`open` as a context manager: the handle is closed afterwards, unless it is the caller's."""
+        fh = self.open(block_size)
+        try:
+            yield fh
+        finally:
+            if self.fileobj is None:
+                fh.close()
+
     def shared_handle(self, block_size: int = REMOTE_BLOCK_SIZE) -> IO[bytes]:
         """One binary handle for a remote file, kept with an LRU block cache for every later reader.
 

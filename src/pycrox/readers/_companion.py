@@ -89,13 +89,9 @@ def read_bytes(source: Source, offset: int, count: int, what: str) -> bytes:
             f"{what} needs bytes {offset}..{offset + count} but the file has {size}; it may be truncated",
             where=f"offset {offset}",
         )
-    fh = source.open()
-    try:
+    with source.reading() as fh:
         fh.seek(offset)
         data = fh.read(count)
-    finally:
-        if source.fileobj is None:
-            fh.close()
     if len(data) != count:
         raise FormatError(
             source.name, f"{what}: file ends after {offset + len(data)} bytes", where=f"offset {offset}"

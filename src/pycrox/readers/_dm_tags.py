@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-import fsspec
 import numpy as np
 
 from pycrox.errors import FormatError
@@ -133,16 +132,9 @@ def jsonable(value: Any) -> Any:
 
 @contextlib.contextmanager
 def _handle(source: Source) -> Iterator[IO[bytes]]:
-    if source.url is not None and source.fileobj is None:  # small blocks: the tags are small and scattered
-        fs, path = fsspec.core.url_to_fs(source.url, **source.storage_options)
-        fh = fs.open(path, "rb", block_size=READ_BLOCK)
-    else:
-        fh = source.open()
-    try:
+    # small blocks on object stores: the tags are small and scattered
+    with source.reading(READ_BLOCK if source.url is not None else None) as fh:
         yield fh
-    finally:
-        if source.fileobj is None:
-            fh.close()
 
 
 class _TagParser:

@@ -31,30 +31,15 @@ _MEMBERS = ("metadata.json", "data.npy")
 _LOCAL_HEADER = struct.Struct("<4s5H3I2H")  # signature ... name length, extra length
 
 
-class _handle:
-    """A binary handle of `source` as a context manager (a caller's file object stays open)."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-
-    def __enter__(self) -> Any:
-        self.fh = open(self.source.path, "rb") if self.source.path is not None else self.source.open()
-        return self.fh
-
-    def __exit__(self, *exc: object) -> None:
-        if self.source.fileobj is None:
-            self.fh.close()
-
-
 def read_range(source: Source, offset: int, nbytes: int) -> bytes:
     """`nbytes` bytes at `offset` (fewer at the end of the file)."""
-    with _handle(source) as fh:
+    with source.reading() as fh:
         fh.seek(offset)
         return fh.read(nbytes)
 
 
 def _zip_infos(source: Source) -> dict[str, zipfile.ZipInfo]:
-    with _handle(source) as fh:
+    with source.reading() as fh:
         try:
             return {info.filename: info for info in zipfile.ZipFile(fh).infolist()}
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -94,7 +79,7 @@ def zip_member_bytes(source: Source, name: str, *, limit: int) -> bytes:
     if info.file_size > limit:
         raise FormatError(source.name, f"{name} claims {info.file_size} bytes; more than {limit} is not "
                           "plausible", where=f"offset {info.header_offset}")
-    with _handle(source) as fh:
+    with source.reading() as fh:
         try:
             return zipfile.ZipFile(fh).read(name)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -115,7 +100,7 @@ def deflated_npy(source: Source, info: zipfile.ZipInfo) -> indexing.LazilyIndexe
     """A compressed ``data.npy`` member: header parsed now, pixels decompressed on first access."""
     from pycrox.readers.nion import parse_npy_header
 
-    with _handle(source) as fh, zipfile.ZipFile(fh).open(info) as member:
+    with source.reading() as fh, zipfile.ZipFile(fh).open(info) as member:
         head = member.read(2**16)
     dtype, shape, fortran, header_size = parse_npy_header(head, source.name)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -145,7 +130,7 @@ class _DeflatedArray(BackendArray):
         return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
 
     def _read(self, key: tuple) -> np.ndarray:
-        with self._lock, _handle(self.source) as fh:
+        with self._lock, self.source.reading() as fh:
             raw = zipfile.ZipFile(fh).read(self.member)
         data = np.frombuffer(raw, dtype=self.dtype, offset=self.header_size).reshape(self.shape)
         return np.array(data[key])
@@ -160,7 +145,7 @@ def is_nion_h5(source: Source) -> bool:
     import h5py
 
     try:
-        with _handle(source) as fh, h5py.File(fh, "r") as f:
+        with source.reading() as fh, h5py.File(fh, "r") as f:
             dset = f.get("data")
             if not isinstance(dset, h5py.Dataset) or "properties" not in dset.attrs or len(f.keys()) != 1:
                 return False

@@ -93,7 +93,7 @@ def _spx_tree(source: Source) -> xr.DataTree:
     size = source.size()
     if size > _SPX_LIMIT:
         raise FormatError(source.name, f"an .spx file of {size} bytes is not plausible", where="offset 0")
-    with _handle(source) as fh:
+    with source.reading() as fh:
         root = bx.parse_xml(fh.read(), source.name, "XML")
     element = root if root.get("Type") == "TRTSpectrum" else root.find(".//ClassInstance[@Type='TRTSpectrum']")
     eds = bx.eds_header(element, source.name, "TRTSpectrum")
@@ -321,19 +321,6 @@ def _renamed(nodes: dict[str, xr.Dataset]) -> dict[str, xr.Dataset]:
         (old,) = ds.data_vars
         out[path] = ds.rename({old: name}) if old != name else ds
     return out
-
-
-class _handle:
-    def __init__(self, source: Source) -> None:
-        self.source = source
-
-    def __enter__(self) -> Any:
-        self.fh = open(self.source.path, "rb") if self.source.path is not None else self.source.open()
-        return self.fh
-
-    def __exit__(self, *exc: object) -> None:
-        if self.source.fileobj is None:
-            self.fh.close()
 
 
 class BrukerEDSBackendEntrypoint(TreeBackendEntrypoint):

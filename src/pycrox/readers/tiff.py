@@ -184,13 +184,9 @@ def _read_bytes(source: Source, offset: int, nbytes: int) -> bytes:
         with open(source.path, "rb") as fh:
             fh.seek(offset)
             return fh.read(nbytes)
-    fh = source.open()
-    try:
+    with source.reading() as fh:
         fh.seek(offset)
         return fh.read(nbytes)
-    finally:
-        if source.fileobj is None:
-            fh.close()
 
 
 def _stem(name: str) -> str:
