@@ -39,6 +39,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from _common import status_bytes  # run as a script from benchmarks/
 
 SHAPE = (128, 128, 16, 2, 64)  # Y, X, DC_Offset, Field, Frequency (slowest first)
 LABELS = ("Y", "X", "DC_Offset", "Field", "Frequency")
@@ -261,12 +262,6 @@ def timings(
     }
 
 
-def _status_bytes(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        line = next(line for line in fh if line.startswith(field + ":"))
-    return int(line.split()[1]) * 1024
-
-
 def rss_child(name: str, path: Path) -> None:
     """In a fresh process: peak RSS above the baseline while one reader reads (printed as JSON)."""
     methods = readers(path)
@@ -277,9 +272,9 @@ def rss_child(name: str, path: Path) -> None:
     warm_up(name, path)  # imports and one-time initialisation are not what the read allocates
     with contextlib.suppress(OSError):  # reset the peak (VmHWM) to the current RSS
         Path("/proc/self/clear_refs").write_text("5")
-    baseline = _status_bytes("VmRSS")
+    baseline = status_bytes("VmRSS")
     result = methods[name]()
-    peak = _status_bytes("VmHWM")
+    peak = status_bytes("VmHWM")
     print(json.dumps({"extra_bytes": peak - baseline, "result_bytes": int(np.asarray(result).nbytes)}))
 
 

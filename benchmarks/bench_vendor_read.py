@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
+from _common import status_bytes  # run as a script from benchmarks/
 
 SI_SHAPE = (2048, 256, 256)  # C order: energy_loss, y, x (DM Dimensions 256, 256, 2048)
 MOVIE_SHAPE = (64, 1024, 1024)
@@ -228,13 +229,6 @@ def timings(methods: dict[str, Callable], runs: int) -> dict[str, dict]:
     }
 
 
-def _status_bytes(field: str) -> int:
-    """A memory figure of this process from /proc/self/status (VmRSS: now, VmHWM: peak)."""
-    with open("/proc/self/status") as fh:
-        line = next(line for line in fh if line.startswith(field + ":"))
-    return int(line.split()[1]) * 1024
-
-
 def rss_child(name: str, dm4: Path, mrc: Path) -> None:
     """In a fresh process: peak RSS above the baseline while one reader reads (printed as JSON)."""
     methods = readers(dm4, mrc)
@@ -245,9 +239,9 @@ def rss_child(name: str, dm4: Path, mrc: Path) -> None:
 
     with contextlib.suppress(OSError):  # reset the peak (VmHWM) to the current RSS
         Path("/proc/self/clear_refs").write_text("5")
-    baseline = _status_bytes("VmRSS")
+    baseline = status_bytes("VmRSS")
     result = methods[name]()
-    peak = _status_bytes("VmHWM")
+    peak = status_bytes("VmHWM")
     print(json.dumps({"extra_bytes": peak - baseline, "result_bytes": int(np.asarray(result).nbytes)}))
 
 
