@@ -23,7 +23,7 @@ import numpy as np
 import s3fs
 
 import pycrox
-from pycrox.references import references
+from pycrox import references
 
 try:
     from benchmarks._s3 import start

@@ -134,10 +134,10 @@ def build_mrc(path: Path) -> None:
 
 def data_block(path: Path) -> tuple[int, int]:
     """Offset and size of the spectrum image's data block, from the tag tree (pycrox's parser)."""
-    from pycrox.readers import _dm_tags
+    from pycrox.readers.dm import _tags
     from pycrox.sources import open_source
 
-    block = _dm_tags.read_tags(open_source(path)).tags["ImageList"]["TagGroup0"]["ImageData"]["Data"]
+    block = _tags.read_tags(open_source(path)).tags["ImageList"]["TagGroup0"]["ImageData"]["Data"]
     return block.offset, block.nbytes
 
 

@@ -14,6 +14,6 @@ class NSIDBackendEntrypoint(TreeBackendEntrypoint):
     dataset); ``open_datatree`` the whole file. See `pycrox.adapters.nsid.reader.read_tree`.
     """
 
-    reader_module = "pycrox.adapters.nsid.reader"
+    format_name = "nsid"
     description = "NSID HDF5 files written by pyNSID or sidpy, as pycrox objects"
     url = "https://pycroscopy.github.io/pyNSID/"

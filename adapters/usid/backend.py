@@ -10,6 +10,6 @@ __all__ = ["USIDBackendEntrypoint"]
 class USIDBackendEntrypoint(TreeBackendEntrypoint):
     """xarray engine for USID HDF5 files (pyUSID / pycroscopy); ``group=`` names a main dataset's path."""
 
-    reader_module = "pycrox.adapters.usid.reader"
+    format_name = "usid"
     description = "USID HDF5 files written by pyUSID or pycroscopy, as N-D pycrox objects"
     url = "https://pycroscopy.github.io/USID/usid_model.html"

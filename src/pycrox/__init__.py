@@ -19,9 +19,8 @@ from pycrox.errors import (
     UnitError,
     WriteError,
 )
-from pycrox.io import detect_format, open, open_tree, to_netcdf, to_nsid, to_usid, to_zarr
+from pycrox.io import detect_format, open, open_tree, references, to_netcdf, to_nsid, to_usid, to_zarr
 from pycrox.model import DataType, DimensionType, coordinate, from_array, uniform_coordinate, validate
-from pycrox.references import references
 
 __all__ = [
     "DataType",

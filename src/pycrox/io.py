@@ -7,42 +7,30 @@ and `to_usid` write.
 
 from __future__ import annotations
 
-import importlib
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import xarray as xr
 
-from pycrox import native
+from pycrox import formats as _formats
 from pycrox.errors import FormatError, PycroxError
 from pycrox.sources import Source, open_source
+from pycrox.stores import _tree
 
-__all__ = ["FORMATS", "detect_format", "open", "open_tree", "to_netcdf", "to_nsid", "to_usid", "to_zarr"]
+__all__ = ["detect_format", "formats", "open", "open_tree", "references", "to_netcdf", "to_nsid", "to_usid", "to_zarr"]
 
-#: every file format pycrox reads -> the module with ``guess_can_open`` and ``read_tree``, in detection order
-FORMATS: dict[str, str] = {
-    "nsid": "pycrox.adapters.nsid.reader",
-    "usid": "pycrox.adapters.usid.reader",
-    "velox": "pycrox.readers.velox",
-    "ncem_emd": "pycrox.readers.ncem_emd",
-    "dm": "pycrox.readers.dm",
-    "tia": "pycrox.readers.tia",
-    "mrc": "pycrox.readers.mrc",
-    "mib": "pycrox.readers.mib",
-    "bruker_eds": "pycrox.readers.bruker_eds",
-    "nion": "pycrox.readers.nion",
-    "msa": "pycrox.readers.msa",
-    "tiff": "pycrox.readers.tiff",
-}
-_NATIVE = ("zarr", "netcdf", "references")
-
-
-def _reader(name: str) -> Any:
-    return importlib.import_module(FORMATS[name])
+def __getattr__(name: str) -> Any:
+    if name == "FORMATS":  # the registry replaced this name -> module dict
+        warnings.warn("pycrox.io.FORMATS is deprecated; use pycrox.formats.FORMATS", DeprecationWarning, stacklevel=2)
+        return {f.name: f.reader_module for f in _formats.FORMATS if f.kind != "store"}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def detect_format(source: Any, storage_options: dict | None = None) -> str:
     """The name of the format of `source` (``"zarr"``, ``"netcdf"``, ``"nsid"``, ``"dm"``, ...).
+
+    Formats are tried in the order of `pycrox.formats.FORMATS`.
 
     Raises
     ------
@@ -52,46 +40,36 @@ def detect_format(source: Any, storage_options: dict | None = None) -> str:
         If no reader recognises it; the message lists what was tried.
     """
     src = open_source(source, storage_options)
-    if (src.suffix == ".zarr" or src.is_dir()) and native.is_zarr(src):
-        return "zarr"
-    if native.is_references(src):
-        return "references"
-    if _is_pycrox_netcdf(src):
-        return "netcdf"
     tried = []
-    for name in FORMATS:
+    for name in _formats.names():
         try:
-            module = _reader(name)
+            module = _formats.reader(name)
         except ImportError:
             continue
         tried.append(name)
         if module.guess_can_open(src):
             return name
-    raise FormatError(src.name, f"no pycrox reader recognises this file (tried zarr, netcdf, {', '.join(tried)})")
+    raise FormatError(src.name, f"no pycrox reader recognises this file (tried {', '.join(tried)})")
 
 
-def _is_pycrox_netcdf(src: Source) -> bool:
-    from pycrox._hdf5 import is_hdf5
-
-    if src.is_dir() or not is_hdf5(src):
-        return False
-    import h5py
-
-    try:
-        with (h5py.File(src.path, "r") if src.path else h5py.File(src.shared_handle(), "r")) as f:
-            return "_NCProperties" in f.attrs or native.KIND_ATTR in f.attrs
-    except (OSError, RuntimeError, KeyError, ValueError):
-        return False
-
-
-def _read_native(src: Source, engine: str, chunks: Any) -> tuple[xr.DataTree, str]:
-    if engine == "references":
-        return native.open_references(src, chunks=chunks)
-    return native.read_tree(src, engine="zarr" if engine == "zarr" else "h5netcdf", chunks=chunks)
+def _read(src: Source, engine: str, chunks: Any, storage_options: dict | None,
+          options: dict[str, Any]) -> tuple[xr.DataTree, str | None]:
+    """``(tree, kind)``: kind is what a store says it holds, None for files read by a format's reader."""
+    _formats.check_options(engine, options)
+    entry = _formats.by_name(engine)
+    if entry.kind == "store":
+        return _formats.reader(engine).read_tree(src, chunks=chunks)
+    tree = _formats.reader(engine).read_tree(src, storage_options=storage_options, **options)
+    return (tree.map_over_datasets(lambda ds: _chunk(ds, chunks)) if chunks is not None else tree), None
 
 
 def open_tree(
-    source: Any, *, engine: str | None = None, chunks: Any = None, storage_options: dict | None = None
+    source: Any,
+    *,
+    engine: str | None = None,
+    chunks: Any = None,
+    storage_options: dict | None = None,
+    **options: Any,
 ) -> xr.DataTree:
     """Open every signal of a file as an `xarray.DataTree`, lazily.
 
@@ -100,11 +78,14 @@ def open_tree(
     source : str, os.PathLike, URL or file object
         The file or store.
     engine : str, optional
-        A format name (see `FORMATS`, plus ``"zarr"`` and ``"netcdf"``); detected when omitted.
+        A format name (see `pycrox.formats.FORMATS`); detected when omitted.
     chunks : dict, int, "auto" or -1, optional
         Return dask arrays with these chunks (as in xarray); None keeps lazily indexed arrays.
     storage_options : dict, optional
         fsspec options for URLs.
+    **options
+        Reader options of the format (``pycrox formats`` lists them; e.g. ``binning=2`` for a Bruker
+        hypermap).
 
     Returns
     -------
@@ -117,17 +98,15 @@ def open_tree(
         If `source` does not exist.
     FormatError
         If the file cannot be recognised or read.
+    TypeError
+        If an option is not one of the format's reader options.
     """
     if _is_h5py_object(source):
         tree = _read_h5py_object(source, engine)
         return tree.chunk(chunks) if chunks is not None else tree
     src = open_source(source, storage_options)
-    engine = engine or detect_format(src)
-    if engine in _NATIVE:
-        tree, _ = _read_native(src, engine, chunks)
-        return tree
-    tree = _reader(engine).read_tree(src, storage_options=storage_options)
-    return tree.map_over_datasets(lambda ds: _chunk(ds, chunks)) if chunks is not None else tree
+    tree, _ = _read(src, engine or detect_format(src), chunks, storage_options, options)
+    return tree
 
 
 def open(
@@ -137,6 +116,7 @@ def open(
     engine: str | None = None,
     chunks: Any = None,
     storage_options: dict | None = None,
+    **options: Any,
 ) -> xr.DataArray | xr.Dataset:
     """Open the main dataset of a file as a pycrox DataArray (a Dataset for compound data), lazily.
 
@@ -146,7 +126,7 @@ def open(
         The file or store.
     group : str, optional
         Node path of the signal to open when the file holds several (see `open_tree`).
-    engine, chunks, storage_options
+    engine, chunks, storage_options, **options
         As in `open_tree`.
 
     Returns
@@ -169,10 +149,11 @@ def open(
     else:
         src = open_source(source, storage_options)
         engine = engine or detect_format(src)
-        if engine in _NATIVE:
-            tree, kind = _read_native(src, engine, chunks)
-            return native.unwrap(tree, kind, group, src.name)
-        tree, name = _reader(engine).read_tree(src, storage_options=storage_options), src.name
+        store = _formats.by_name(engine).kind == "store"
+        tree, kind = _read(src, engine, chunks if store else None, storage_options, options)
+        if kind is not None:
+            return _tree.unwrap(tree, kind, group, src.name)
+        name = src.name
     signal = model.select_signal(tree, group, name)
     return _chunk(signal, chunks) if chunks is not None else signal
 
@@ -193,16 +174,16 @@ def _is_h5py_object(source: Any) -> bool:
 def _read_h5py_object(source: Any, engine: str | None) -> xr.DataTree:
     """An open h5py File or Group: the caller keeps it open; HDF5 formats only."""
     if engine is None:
-        engine = next((n for n in FORMATS if _guess(n, source)), None)
+        engine = next((n for n in _formats.names() if _guess(n, source)), None)
         if engine is None:
             raise FormatError(source.file.filename, "no pycrox reader recognises this HDF5 object", where=source.name)
-    return _reader(engine).read_tree(source)
+    return _formats.reader(engine).read_tree(source)
 
 
 def _guess(name: str, source: Any) -> bool:
     try:
-        return bool(_reader(name).guess_can_open(source))
-    except ImportError:
+        return bool(_formats.reader(name).guess_can_open(source))
+    except (ImportError, PycroxError, OSError, TypeError, ValueError):
         return False
 
 
@@ -234,7 +215,9 @@ def to_zarr(
     WriteError
         If the target exists and `mode` is ``"w-"``.
     """
-    native.write_zarr(obj, store, mode=mode, storage_options=storage_options, chunks=chunks)
+    from pycrox.stores.zarr.writer import write_zarr
+
+    write_zarr(obj, store, mode=mode, storage_options=storage_options, chunks=chunks)
 
 
 def to_netcdf(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: Any, *, mode: str = "w-") -> None:
@@ -254,7 +237,9 @@ def to_netcdf(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: Any, *, mode: 
     WriteError
         If the target exists and `mode` is ``"w-"``.
     """
-    native.write_netcdf(obj, path, mode=mode)
+    from pycrox.stores.netcdf.writer import write_netcdf
+
+    write_netcdf(obj, path, mode=mode)
 
 
 def to_nsid(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: Any, **kwargs: Any) -> None:
@@ -272,8 +257,41 @@ def to_usid(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: Any, **kwargs: A
 
 
 def formats() -> Sequence[str]:
-    """Every format name `open` accepts as `engine`."""
-    return (*_NATIVE, *FORMATS)
+    """Every format name `open` accepts as `engine`, in detection order."""
+    return tuple(_formats.names())
 
 
-_ = PycroxError
+def references(
+    source: Any, out: Any = None, *, storage_options: dict | None = None, mode: str = "w-"
+) -> dict:
+    """Write (and return) a reference set that opens `source` through Zarr with byte-range reads.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or URL
+        An HDF5 file pycrox reads (NSID, USID, Velox, ...); the references point at this URL.
+    out : str, os.PathLike or URL, optional
+        Where to write the JSON; not written when omitted.
+    storage_options : dict, optional
+        fsspec options for `source` (and `out`).
+    mode : {"w-", "w"}
+        Refuse (default) or replace an existing `out`.
+
+    Returns
+    -------
+    dict
+        ``{"version": 1, "refs": {...}}`` as kerchunk writes it.
+
+    Raises
+    ------
+    FormatError
+        If an array is neither plain HDF5 chunks nor small enough to inline.
+    """
+    from pycrox.stores.references.writer import write_references
+
+    src = open_source(source, storage_options)
+    tree = open_tree(src)
+    try:
+        return write_references(tree, src, out, mode=mode)
+    finally:
+        tree.close()  # release the file now, not whenever the garbage collector runs

@@ -13,8 +13,8 @@ import xarray as xr
 import pycrox
 from pycrox import model
 from pycrox.errors import FormatError
-from pycrox.readers import _bcf, _bcf_unpack, _sfs, bruker_eds
-from pycrox.readers.bruker_eds import BrukerEDSBackendEntrypoint
+from pycrox.readers.bruker_eds import BrukerEDSBackendEntrypoint, _bcf, _bcf_unpack, _sfs
+from pycrox.readers.bruker_eds import reader as bruker_eds
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 FILES = manifest_files("bruker_eds/")

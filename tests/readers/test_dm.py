@@ -16,8 +16,8 @@ import xarray as xr
 import pycrox
 from pycrox import model, units
 from pycrox.errors import FormatError, ModelError
-from pycrox.readers import _dm_data, _dm_metadata, _dm_tags, dm
-from pycrox.readers.dm import DMBackendEntrypoint
+from pycrox.readers.dm import DMBackendEntrypoint, _data, _metadata, _tags
+from pycrox.readers.dm import reader as dm
 from pycrox.sources import open_source
 from pycrox.testing import assert_lossless
 
@@ -206,12 +206,12 @@ def test_ambiguous_dates_use_the_machine_timestamp():
             }
         }
     ]
-    assert _dm_metadata.metadata(roots)["date"] == "2014-07-09"
+    assert _metadata.metadata(roots)["date"] == "2014-07-09"
     roots[0]["DataBar"]["Acquisition Time (OS)"] = 1.3054e17  # 2014-09-04
-    assert _dm_metadata.metadata(roots)["date"] == "2014-09-07"
-    assert _dm_metadata.iso_date("29.08.2017") == "2017-08-29"
-    assert _dm_metadata.iso_date("no date") is None
-    assert _dm_metadata.iso_time("12:00:01 AM") == "00:00:01"
+    assert _metadata.metadata(roots)["date"] == "2014-09-07"
+    assert _metadata.iso_date("29.08.2017") == "2017-08-29"
+    assert _metadata.iso_date("no date") is None
+    assert _metadata.iso_time("12:00:01 AM") == "00:00:01"
 
 
 def test_rgba_image_has_a_trailing_rgb_dim(dm_dir):
@@ -226,10 +226,10 @@ def test_rgba_bytes_are_blue_green_red_alpha(dm_dir):
     # The thumbnail of a spectrum shows the plot in the colours its display tags give (16-bit R, G, B):
     # grid (0, 65535, 65535), fill (23644, 49087, 49087). Read as B, G, R, A they appear; swapped they do not.
     source = open_source(dm_dir / "DMReader_EELS_STO.dm4")
-    tags = _dm_tags.read_tags(source).tags
+    tags = _tags.read_tags(source).tags
     image = tags["ImageList"]["TagGroup0"]["ImageData"]
     display = tags["DocumentObjectList"]["TagGroup0"]["ImageDisplayInfo"]
-    pixels = _dm_data.lazy_image(source, image["Data"], 23, list(image["Dimensions"].values()), True, "")
+    pixels = _data.lazy_image(source, image["Data"], 23, list(image["Dimensions"].values()), True, "")
     rgb = np.asarray(pixels.get_duck_array())[..., [2, 1, 0]].reshape(-1, 3)
     for colour in (display["GridColor"], display["SliceList"]["TagGroup0"]["FillColor"]):
         rgb8 = np.array(colour) % 65536 // 257

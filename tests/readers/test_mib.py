@@ -13,8 +13,8 @@ import xarray as xr
 import pycrox
 from pycrox import model
 from pycrox.errors import FormatError
-from pycrox.readers import mib
 from pycrox.readers.mib import MIBBackendEntrypoint
+from pycrox.readers.mib import reader as mib
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 

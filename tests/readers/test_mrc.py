@@ -13,8 +13,8 @@ import xarray as xr
 import pycrox
 from pycrox import model
 from pycrox.errors import FormatError
-from pycrox.readers import mrc
 from pycrox.readers.mrc import MRCBackendEntrypoint
+from pycrox.readers.mrc import reader as mrc
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 mrcfile = pytest.importorskip("mrcfile")

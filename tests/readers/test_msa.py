@@ -13,8 +13,8 @@ import xarray as xr
 import pycrox
 from pycrox import model
 from pycrox.errors import FormatError
-from pycrox.readers import msa
 from pycrox.readers.msa import MSABackendEntrypoint
+from pycrox.readers.msa import reader as msa
 from tests.readers._vendor_corpus import DOORS, assert_valid_tree, check, manifest_files
 
 HEADER = """#FORMAT      : EMSA/MAS Spectral Data File

@@ -15,8 +15,8 @@ import xarray as xr
 
 import pycrox
 from pycrox.errors import FormatError
-from pycrox.readers import nion
 from pycrox.readers.nion import NionBackendEntrypoint
+from pycrox.readers.nion import reader as nion
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 FILES = manifest_files("nion/")

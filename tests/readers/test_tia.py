@@ -13,8 +13,8 @@ import xarray as xr
 import pycrox
 from pycrox import model
 from pycrox.errors import FormatError
-from pycrox.readers import tia
 from pycrox.readers.tia import TIABackendEntrypoint
+from pycrox.readers.tia import reader as tia
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 

@@ -16,8 +16,8 @@ import pycrox
 from pycrox import model
 from pycrox._binary import RawArray
 from pycrox.errors import FormatError
-from pycrox.readers import _tiff_data, tiff
-from pycrox.readers.tiff import TIFFBackendEntrypoint
+from pycrox.readers.tiff import TIFFBackendEntrypoint, _data
+from pycrox.readers.tiff import reader as tiff
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 FILES = manifest_files("tiff/")
@@ -175,8 +175,8 @@ def test_compressed_pages_decode_on_access_only(tmp_path, monkeypatch):
     path = tmp_path / "stack.tif"
     tifffile.imwrite(path, data, compression="zlib", photometric="minisblack")
     decoded = []
-    original = _tiff_data.TiffPagesArray._decode
-    monkeypatch.setattr(_tiff_data.TiffPagesArray, "_decode",
+    original = _data.TiffPagesArray._decode
+    monkeypatch.setattr(_data.TiffPagesArray, "_decode",
                         lambda self, numbers: decoded.append(numbers) or original(self, numbers))
     da = pycrox.open(path)
     assert da.dims == ("frame", "y", "x")

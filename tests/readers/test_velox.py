@@ -14,8 +14,9 @@ import xarray as xr
 import pycrox
 from pycrox import model
 from pycrox.errors import FormatError
-from pycrox.readers import ncem_emd, velox
+from pycrox.readers.ncem_emd import reader as ncem_emd
 from pycrox.readers.velox import VeloxBackendEntrypoint
+from pycrox.readers.velox import reader as velox
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 MARKER = 65535

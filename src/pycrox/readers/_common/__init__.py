@@ -1,0 +1,1 @@
+"""Helpers every vendor reader shares: values, quantities, dates, companion files, grids."""

@@ -1,0 +1,21 @@
+"""Bruker Esprit EDS files: ``.spx`` spectra and ``.bcf`` hypermaps.
+
+`read_tree` and `guess_can_open` live in `reader` (imported on first use, so that xarray's
+engine listing stays cheap); `BrukerEDSBackendEntrypoint` is the xarray engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pycrox.readers.bruker_eds.backend import BrukerEDSBackendEntrypoint
+
+__all__ = ["BrukerEDSBackendEntrypoint", "guess_can_open", "read_tree"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("guess_can_open", "read_tree"):
+        from pycrox.readers.bruker_eds import reader
+
+        return getattr(reader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

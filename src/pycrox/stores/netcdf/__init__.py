@@ -1,0 +1,1 @@
+"""The netcdf store: `reader` opens, `writer` writes."""

@@ -1,0 +1,1 @@
+"""The references store: `reader` opens, `writer` writes."""

@@ -1,0 +1,1 @@
+"""The zarr store: `reader` opens, `writer` writes."""

@@ -1,0 +1,54 @@
+"""Read pycrox objects from Zarr v2/v3 stores (local, fsspec URLs, or store objects)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import fsspec
+import xarray as xr
+
+from pycrox.sources import Source, tuned_options
+from pycrox.stores import _tree
+
+__all__ = ["guess_can_open", "is_zarr", "read_store", "read_tree", "zarr_format"]
+
+
+def zarr_format(source: Source) -> int | None:
+    """The Zarr format of the store at `source` (3 or 2), or None when it is no Zarr store."""
+    if source.fileobj is not None:
+        return None
+    if source.path is not None:
+        exists, root = os.path.exists, source.path
+    else:
+        fs, root = fsspec.core.url_to_fs(source.url, **source.storage_options)
+        exists = fs.exists
+    root = root.rstrip("/")
+    if exists(f"{root}/zarr.json"):
+        return 3
+    return 2 if any(exists(f"{root}/{name}") for name in (".zgroup", ".zarray")) else None
+
+
+def is_zarr(source: Source) -> bool:
+    """Whether `source` is a Zarr store (v2 or v3 metadata at its root)."""
+    return zarr_format(source) is not None
+
+
+def guess_can_open(source: Source) -> bool:
+    """Whether `source` is a Zarr store (a ``.zarr`` name or a directory, with Zarr metadata)."""
+    return (source.suffix == ".zarr" or source.is_dir()) and is_zarr(source)
+
+
+def read_tree(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
+    """Read a pycrox Zarr store as a tree, and the kind of object it holds."""
+    kwargs: dict[str, Any] = {"zarr_format": zarr_format(source)}  # no probing for the other format's keys
+    if source.url is not None:
+        kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
+    return _tree.read(
+        source.path or source.url or source.fileobj, source.name, engine="zarr", chunks=chunks, **kwargs
+    )
+
+
+def read_store(store: Any, source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
+    """Read a Zarr store object (e.g. over a reference filesystem) as a tree, and its kind."""
+    return _tree.read(store, source.name, engine="zarr", chunks=chunks, consolidated=True)
