@@ -1,8 +1,11 @@
 """Sphinx configuration for the pycrox documentation (builds offline: no intersphinx)."""
 
+from pathlib import Path
+
 import sphinx_autosummary_accessors
 
 import pycrox
+from pycrox import formats as _formats
 
 project = "pycrox"
 author = "The pycrox developers"
@@ -16,10 +19,12 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "sphinx_autosummary_accessors",
+    "sphinx_gallery.gen_gallery",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
-exclude_patterns = ["_build", "generated/*.tmp"]
+exclude_patterns = ["_build", "generated/*.tmp", "sg_execution_times.rst", "gallery/*.ipynb", "gallery/*.py",
+                    "gallery/*.zip"]
 autosummary_generate = True
 autodoc_typehints = "none"
 napoleon_google_docstring = False
@@ -33,3 +38,25 @@ html_theme = "pydata_sphinx_theme"
 html_title = "pycrox"
 html_static_path = []
 html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
+
+# The gallery: sphinx-gallery runs examples/plot_*.py (headless, Agg) and shows their figures; other
+# scripts in examples/ are left out. Examples on corpus files fall back to synthetic data offline.
+sphinx_gallery_conf = {
+    "examples_dirs": "../examples",
+    "gallery_dirs": "gallery",
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"(^|/)(?!plot_)[^/]*\.py$",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "show_signature": False,
+    "min_reported_time": 3600,
+    "image_scrapers": ("matplotlib",),
+    "matplotlib_animations": False,
+    "reset_modules": ("matplotlib",),
+    "abort_on_example_error": True,
+}
+
+# the table of formats comes from the registry (pycrox.formats), written afresh at every build
+(Path(__file__).parent / "formats" / "_table.md").write_text(_formats.docs_table() + "\n")

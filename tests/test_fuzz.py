@@ -1,6 +1,8 @@
-"""Fuzz every reader with mutated corpus files (bounded in time; part of `make test`).
+"""Fuzz every reader in the registry with mutated corpus files (part of `make test`).
 
-Mutations (fixed seeds): truncation at several points, random byte flips, a zeroed block, and a
+The formats and their corpus folders come from `pycrox.formats`; each format's test judges at
+least its ``min_mutants`` mutated files (more rounds of mutations with new seeds when its corpus is
+small). Mutations: truncation at several points, random byte flips, a zeroed block, and a
 header field set to a huge value. Each mutated file is opened with `pycrox.open_tree` and every
 signal of at most 64 MiB is read. Acceptable outcomes: success, or a `pycrox.PycroxError` that
 names the file. Anything else raised from pycrox's own code fails the test. Files go through a
@@ -17,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from pycrox import formats
 from tests.conftest import REPO
 
-FOLDERS = ("dm", "velox_emd", "ncem_emd", "tia", "mrc", "tiff", "nion", "bruker_eds", "quantumdetector", "msa",
-           "nsid", "usid")
 PER_FILE_TIMEOUT = 20.0
-BUDGET_SECONDS = 300.0  # the whole fuzz run; files not reached by then are reported, not judged
+BUDGET_SECONDS = 600.0  # a safety net per format; the test fails if a format's minimum is not reached by then
 MAX_BYTES = 4 * 2**20  # mutate the smaller files only: keeps the run bounded
+FUZZED = [f for f in formats.FORMATS if f.corpus]
 
 
 def _mutations(data: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
@@ -38,13 +40,36 @@ def _mutations(data: bytes, rng: random.Random) -> list[tuple[str, bytes]]:
     huge = bytearray(data)
     pos = rng.randrange(min(n - 4, 512)) if n > 8 else 0
     huge[pos : pos + 4] = b"\xff\xff\xff\x7f"
-    return [("trunc10", data[: n // 10]), ("trunc60", data[: int(n * 0.6)]), ("trunc_end", data[:-7]),
-            ("flips", bytes(flipped)), ("zeroed", bytes(zeroed)), ("huge_field", bytes(huge))]
+    return [
+        ("trunc10", data[: n // 10]),
+        ("trunc60", data[: int(n * 0.6)]),
+        ("trunc_end", data[:-7]),
+        ("flips", bytes(flipped)),
+        ("zeroed", bytes(zeroed)),
+        ("huge_field", bytes(huge)),
+    ]
 
 
-def _corpus_files(vendor: Path) -> list[Path]:
-    return [path for folder in FOLDERS for path in sorted((vendor / folder).glob("*"))
-            if path.is_file() and path.stat().st_size <= MAX_BYTES]
+def _corpus_files(vendor: Path, entry: formats.Format) -> list[Path]:
+    return [
+        path
+        for folder in entry.corpus
+        for path in sorted((vendor / folder).glob("*"))
+        if path.is_file() and path.stat().st_size <= MAX_BYTES
+    ]
+
+
+def _mutated_files(sources: list[Path], minimum: int, root: Path) -> list[Path]:
+    """At least `minimum` mutated copies of `sources`: rounds of six mutations each, new seeds every round."""
+    mutated: list[Path] = []
+    for round_ in range(1 + minimum // max(1, 6 * len(sources))):
+        rng = random.Random(20261125 + round_)
+        for src in sources:
+            for label, data in _mutations(src.read_bytes(), rng):
+                target = root / f"{src.stem}.{label}{round_}{src.suffix}"
+                target.write_bytes(data)
+                mutated.append(target)
+    return mutated
 
 
 def _run_worker(paths: list[Path], budget: float = BUDGET_SECONDS) -> dict[str, dict]:
@@ -53,8 +78,12 @@ def _run_worker(paths: list[Path], budget: float = BUDGET_SECONDS) -> dict[str, 
     remaining = [str(p) for p in paths]
     deadline = time.monotonic() + budget
     while remaining and time.monotonic() < deadline:
-        proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "fuzz_worker.py")], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(REPO / "tests" / "fuzz_worker.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         proc.stdin.write("\n".join(remaining) + "\n")
         proc.stdin.close()
         current = None
@@ -74,7 +103,9 @@ def _run_worker(paths: list[Path], budget: float = BUDGET_SECONDS) -> dict[str, 
             results[current] = {"status": "crash_or_hang", "returncode": proc.returncode}
         remaining = [p for p in remaining if p not in results]
         if current is None and remaining:  # the worker died between files: do not loop forever
-            results.update({p: {"status": "crash_or_hang", "returncode": proc.returncode} for p in remaining[:1]})
+            results.update(
+                {p: {"status": "crash_or_hang", "returncode": proc.returncode} for p in remaining[:1]}
+            )
             remaining = remaining[1:]
     return results
 
@@ -91,30 +122,28 @@ def _readline(proc: subprocess.Popen, timeout: float) -> str | None:
 
 
 @pytest.mark.slow
-def test_readers_survive_mutated_corpus_files(shared_data, tmp_path):
-    vendor = shared_data / "vendor"
-    sources = _corpus_files(vendor)
-    assert sources, "no corpus files"
-    rng = random.Random(20261125)
-    mutated = []
-    for src in sources:
-        folder = tmp_path / src.parent.name
-        folder.mkdir(exist_ok=True)
-        for label, data in _mutations(src.read_bytes(), rng):
-            target = folder / f"{src.stem}.{label}{src.suffix}"
-            target.write_bytes(data)
-            mutated.append(target)
-    rng.shuffle(mutated)  # a run cut short by the budget still samples every format
+@pytest.mark.parametrize("entry", FUZZED, ids=lambda e: e.name)
+def test_reader_survives_mutated_corpus_files(entry, shared_data, tmp_path):
+    sources = _corpus_files(shared_data / "vendor", entry)
+    if not sources:
+        pytest.skip(f"no corpus files of {entry.name} in {shared_data / 'vendor'} (folders {entry.corpus})")
+    mutated = _mutated_files(sources, entry.min_mutants, tmp_path)
     results = _run_worker(mutated)
     summary = Counter(r["status"] for r in results.values())
     summary["not_reached"] = len(mutated) - len(results)
-    print(f"\nfuzz summary over {len(mutated)} mutated files: {dict(summary)}")
+    print(f"\nfuzz {entry.name}: {len(mutated)} mutated files: {dict(summary)}")
     crashes = {k: v for k, v in results.items() if v["status"] == "crash_or_hang"}
     for path, record in crashes.items():
         print(f"  crash/hang (counted, inside a C library): {Path(path).name} rc={record.get('returncode')}")
-    bad = {Path(k).name: f"{v['error']}: {v['message']} at {v.get('origin')}" for k, v in results.items()
-           if v["status"] == "other_error"}
-    assert not bad, f"{len(bad)} non-pycrox errors:\n" + "\n".join(f"{k}: {v}" for k, v in sorted(bad.items())[:40])
-    assert len(results) >= min(len(mutated), 100), f"the fuzz run reached only {len(results)} files"
+    bad = {
+        Path(k).name: f"{v['error']}: {v['message']} at {v.get('origin')}"
+        for k, v in results.items()
+        if v["status"] == "other_error"
+    }
+    assert not bad, f"{len(bad)} non-pycrox errors:\n" + "\n".join(
+        f"{k}: {v}" for k, v in sorted(bad.items())[:40]
+    )
+    judged = len(results) - len(crashes)
+    assert judged >= entry.min_mutants, f"{entry.name}: only {judged} of {len(mutated)} mutated files judged"
     named = [v for v in results.values() if v["status"] == "pycrox_error"]
     assert all("/" in v["message"] or "\\" in v["message"] for v in named)

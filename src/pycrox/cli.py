@@ -1,4 +1,4 @@
-"""The ``pycrox`` command line: ``demo``, ``info`` and ``convert``. A thin door onto `pycrox.io`."""
+"""The ``pycrox`` command line: ``demo``, ``info``, ``convert``, ``formats``, ``preview``. A thin door onto `pycrox.io`."""
 
 from __future__ import annotations
 
@@ -55,10 +55,32 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_formats(args: argparse.Namespace) -> int:
+    from pycrox import formats
+
+    if args.markdown:
+        print(formats.docs_table())
+        return 0
+    for entry in formats.FORMATS:
+        print(f"{entry.name:<12} {entry.title}  [{' '.join(entry.extensions)}]")
+        for option, doc in entry.options.items():
+            print(f"{'':<14}{option}: {doc}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from pycrox.demo import run
 
     print(run(args.out, size=args.size))
+    return 0
+
+
+def _cmd_preview(args: argparse.Namespace) -> int:
+    try:
+        from pycrox.viz import preview
+    except ModuleNotFoundError as exc:
+        raise PycroxError(f"preview needs {exc.name}; install it with: pip install 'pycrox[plot]'") from exc
+    print(f"wrote {preview(args.source, args.output, engine=args.engine)} from {args.source}")
     return 0
 
 
@@ -87,6 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--overwrite", action="store_true", help="replace an existing output")
     convert.add_argument("--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(func=_cmd_convert)
+
+    listing = sub.add_parser("formats", help="list the formats pycrox reads, in detection order, with their options")
+    listing.add_argument("--markdown", action="store_true", help="print the table of formats as Markdown")
+    listing.set_defaults(func=_cmd_formats)
+
+    preview = sub.add_parser("preview", help="a contact sheet (PNG) of every signal in a file or URL")
+    preview.add_argument("source", help="a file or URL that pycrox reads")
+    preview.add_argument("-o", "--output", default="preview.png", help="PNG to write (default: preview.png)")
+    preview.add_argument("--engine", help="format name; detected from content when omitted")
+    preview.set_defaults(func=_cmd_preview)
     return parser
 
 

@@ -45,7 +45,9 @@ class Format:
     write : bool
         Whether pycrox writes the format (``pycrox.to_<name>``).
     lazy : bool
-        Whether data stay on disk until asked for.
+        Whether the bulk data (the largest array of a file) stay on disk until asked for.
+    eager : tuple of str
+        Extensions of a lazy format whose data are embedded in a text header and read at open.
     remote : bool
         Whether fsspec URLs (``s3://...``) and file objects work.
     options : mapping
@@ -65,6 +67,7 @@ class Format:
     backend: str = ""
     write: bool = False
     lazy: bool = True
+    eager: tuple[str, ...] = ()
     remote: bool = True
     options: Mapping[str, str] = field(default_factory=dict)
     corpus: tuple[str, ...] = ()
@@ -152,6 +155,7 @@ FORMATS: tuple[Format, ...] = (
         "Bruker Esprit EDS BCF/SPX",
         (".bcf", ".spx"),
         "BrukerEDSBackendEntrypoint",
+        eager=(".spx",),
         options={
             "hypermap_dtype": "numpy dtype of the BCF hypermap counts (default: the smallest that holds "
             "the file's largest count)",
@@ -160,6 +164,20 @@ FORMATS: tuple[Format, ...] = (
     ),
     _vendor("nion", "Nion Swift NDATA / HDF5", (".ndata", ".h5"), "NionBackendEntrypoint"),
     _vendor("msa", "EMSA/MSA spectra", (".msa", ".ems", ".txt"), "MSABackendEntrypoint", lazy=False),
+    _vendor("igor_ibw", "Igor Pro binary wave (Asylum Research)", (".ibw",), "IgorIBWBackendEntrypoint"),
+    _vendor(
+        "nanonis",
+        "Nanonis SXM / DAT / 3DS",
+        (".sxm", ".dat", ".3ds"),
+        "NanonisBackendEntrypoint",
+        eager=(".dat",),
+    ),
+    _vendor(
+        "bruker_afm",
+        "Bruker / Veeco Nanoscope SPM",
+        (".spm", ".001", ".002", ".003", ".004", ".005", ".006", ".007", ".008", ".009"),
+        "BrukerAFMBackendEntrypoint",
+    ),
     _vendor(
         "tiff",
         "TIFF (FEI, Zeiss, JEOL, TVIPS, Olympus, Hamamatsu, ImageJ, DM)",

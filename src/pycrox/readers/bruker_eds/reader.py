@@ -51,7 +51,7 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
 
 
 def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None,
-              hypermap_dtype: Any = None) -> xr.DataTree:
+              hypermap_dtype: Any = None, binning: int = 1) -> xr.DataTree:
     """Read a Bruker ``.bcf`` or ``.spx`` file as a DataTree.
 
     Parameters
@@ -62,6 +62,9 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None,
         fsspec options for URLs.
     hypermap_dtype : numpy dtype, optional
         Counts type of ``.bcf`` hypermaps; default: Esprit's estimate from the sum spectrum.
+    binning : int, optional
+        Sum blocks of ``binning x binning`` pixels of ``.bcf`` hypermaps (a ragged edge is dropped);
+        the result is dask-backed and stays lazy. Default 1 (no binning).
 
     Returns
     -------
@@ -76,9 +79,11 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None,
         If nothing exists at `filename_or_obj`.
     """
     source = open_source(filename_or_obj, storage_options)
+    if not isinstance(binning, int) or isinstance(binning, bool) or binning < 1:
+        raise ValueError(f"{source.name}: binning must be a whole number >= 1, got {binning!r}")
     head = read_head(source, 1024)
     if head.startswith(SFS_MAGIC):
-        return _bcf_tree(source, hypermap_dtype)
+        return _bcf_tree(source, hypermap_dtype, binning)
     if head.lstrip().startswith(b"<?xml") or b"<TRTSpectrum" in head:
         return _spx_tree(source)
     raise FormatError(source.name, f"neither a Bruker .bcf (SFS signature {SFS_MAGIC!r}) nor an .spx XML "
@@ -115,7 +120,7 @@ def _extras(element: ET.Element | None) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- .bcf
 
 
-def _bcf_tree(source: Source, hypermap_dtype: Any) -> xr.DataTree:
+def _bcf_tree(source: Source, hypermap_dtype: Any, binning: int = 1) -> xr.DataTree:
     container = SFSContainer(source)
     root = bx.parse_xml(container.read("EDSDatabase/HeaderData", limit=_HEADER_LIMIT), source.name,
                         "EDSDatabase/HeaderData")
@@ -128,12 +133,24 @@ def _bcf_tree(source: Source, hypermap_dtype: Any) -> xr.DataTree:
         da = _image(image, title, header, source, calibrated)
         nodes[f"/{_unique(_node_name(title), nodes)}"] = da.to_dataset(name=da.name)
     for index in header.map_indexes(container):
-        da = _hypermap(container, header, index, source, hypermap_dtype)
+        da = _binned(_hypermap(container, header, index, source, hypermap_dtype), binning)
         nodes[f"/{_unique(str(da.name), nodes)}"] = da.to_dataset()
     tree = xr.DataTree.from_dict(_renamed(nodes))
     tree.attrs = {"source": source.name, "format": "Bruker BCF", "sfs_version": container.version,
                   "original_metadata": jsonlike(bx.to_dict(top, skip=("Data", "Channels", "Palette")))}
     return tree
+
+
+def _binned(da: xr.DataArray, binning: int) -> xr.DataArray:
+    """`da` with blocks of ``binning x binning`` pixels summed (lazily); coordinates at the blocks' centres."""
+    if binning == 1:
+        return da
+    rows = max(binning, binning * (64 // binning))
+    binned = da.chunk({"y": rows, "x": -1, "energy": -1}).coarsen(y=binning, x=binning, boundary="trim").sum()
+    binned.attrs = {**da.attrs, "binning": binning}
+    for dim in ("y", "x"):
+        binned[dim].attrs = da[dim].attrs
+    return binned
 
 
 class _BCFHeader:
