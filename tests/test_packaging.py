@@ -34,16 +34,17 @@ def test_entry_points_equal_the_registry():
 
 
 def test_every_format_package_is_listed_and_has_reader_and_backend():
+    import importlib
+
     from pycrox import formats
 
     listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     for entry in formats.FORMATS:
         assert entry.package in listed, entry.name
         reader = formats.reader(entry.name)
-        assert callable(reader.guess_can_open) and callable(reader.read_tree), entry.name
+        assert callable(reader.guess_can_open), entry.name
+        assert callable(reader.read_tree), entry.name
         if entry.backend:
-            import importlib
-
             backend = getattr(importlib.import_module(f"{entry.package}.backend"), entry.backend)
             assert backend.format_name == entry.name
             assert set(entry.options) <= set(backend.open_dataset_parameters)
