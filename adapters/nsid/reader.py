@@ -22,6 +22,7 @@ from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._decode import SignalPlan, group_attrs, signal_plan
 from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_sidecar
 from pycrox.errors import FormatError, PycroxError
+from pycrox.model import comparable_attrs
 
 __all__ = ["FileLayout", "guess_can_open", "is_main", "read_tree", "scan"]
 
@@ -151,7 +152,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
         if isinstance(exc, H5_ERRORS) and not isinstance(exc, PycroxError):
             raise FormatError(name, f"damaged HDF5 structure ({type(exc).__name__}: {exc})") from exc
         raise
-    tree = xr.DataTree.from_dict(nodes)
+    tree = xr.DataTree.from_dict({path: comparable_attrs(node) for path, node in nodes.items()})
     tree.set_close(None if isinstance(filename_or_obj, h5py.Group) else manager.close)
     return tree
 

@@ -22,9 +22,10 @@ import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox._hdf5 import H5_ERRORS, lazy_variable_data, open_file_manager, probe
-from pycrox.adapters.usid import _attrs, mapping
+from pycrox.adapters.usid import _attrs, _be, mapping
 from pycrox.adapters.usid._main import is_claimed_main, read_main
 from pycrox.errors import FormatError
+from pycrox.model import comparable_attrs
 
 __all__ = ["guess_can_open", "read_tree"]
 
@@ -95,7 +96,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
                 nodes.setdefault(parent, xr.Dataset())[dname] = variable()
         except H5_ERRORS as exc:
             raise FormatError(name, f"damaged HDF5 file ({type(exc).__name__}: {exc})") from exc
-        tree = xr.DataTree.from_dict(nodes)
+        tree = xr.DataTree.from_dict({path: comparable_attrs(node) for path, node in nodes.items()})
     except BaseException:
         if owned:
             manager.close()
@@ -112,6 +113,7 @@ def _read_nodes(h5: h5py.File, top: Any, manager: Any, source: str) -> tuple[dic
     for dset in mains:
         try:
             signals[dset.name], paths = read_main(dset, manager, source, _completed(dset))
+            signals[dset.name] = _be.from_file(signals[dset.name])
         except FormatError:
             raise
         except H5_ERRORS as exc:

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from pycrox._attrs import MetadataDict
+
 __all__ = ["NETCDF_PREFIX", "decode_json", "decode_netcdf", "encode_json", "encode_netcdf", "map_attrs"]
 
 TAG = "__pycrox__"
@@ -55,8 +57,12 @@ def _encode_array(value: np.ndarray) -> dict:
             items = [encode_json(bytes(v)) for v in value.reshape(-1)]
     else:
         items = [encode_json(v) for v in value.reshape(-1).tolist()]
-    return {TAG: "ndarray", "dtype": value.dtype.str if not value.dtype.names else str(value.dtype),
-            "shape": list(value.shape), "data": items}
+    return {
+        TAG: "ndarray",
+        "dtype": value.dtype.str if not value.dtype.names else str(value.dtype),
+        "shape": list(value.shape),
+        "data": items,
+    }
 
 
 def decode_json(value: Any) -> Any:
@@ -67,7 +73,7 @@ def decode_json(value: Any) -> Any:
         return value
     kind = value.get(TAG)
     if kind is None:
-        return {k: decode_json(v) for k, v in value.items()}
+        return MetadataDict((k, decode_json(v)) for k, v in value.items())
     if kind == "float":
         return float(value["value"])
     if kind == "complex":
@@ -76,7 +82,7 @@ def decode_json(value: Any) -> Any:
     if kind == "bytes":
         return base64.b64decode(value["base64"])
     if kind == "dict":
-        return {decode_json(k): decode_json(v) for k, v in value["items"]}
+        return MetadataDict((decode_json(k), decode_json(v)) for k, v in value["items"])
     if kind == "ndarray":
         items = [decode_json(v) for v in value["data"]]
         dtype = np.dtype(value["dtype"]) if not value["dtype"].startswith("[") else object
@@ -96,7 +102,7 @@ def encode_netcdf(value: Any) -> Any:
 def decode_netcdf(value: Any) -> Any:
     """Invert `encode_netcdf` (numpy scalars come back as Python scalars)."""
     if isinstance(value, str) and value.startswith(NETCDF_PREFIX):
-        return decode_json(json.loads(value[len(NETCDF_PREFIX):]))
+        return decode_json(json.loads(value[len(NETCDF_PREFIX) :]))
     if isinstance(value, np.generic):
         return value.item()
     return value

@@ -14,6 +14,7 @@ from typing import Any
 import xarray as xr
 
 from pycrox import formats as _formats
+from pycrox import model
 from pycrox.errors import FormatError, PycroxError
 from pycrox.sources import Source, open_source
 from pycrox.stores import _tree
@@ -59,7 +60,7 @@ def _read(src: Source, engine: str, chunks: Any, storage_options: dict | None,
     entry = _formats.by_name(engine)
     if entry.kind == "store":
         return _formats.reader(engine).read_tree(src, chunks=chunks)
-    tree = _formats.reader(engine).read_tree(src, storage_options=storage_options, **options)
+    tree = model.comparable_attrs(_formats.reader(engine).read_tree(src, storage_options=storage_options, **options))
     return (tree.map_over_datasets(lambda ds: _chunk(ds, chunks)) if chunks is not None else tree), None
 
 
@@ -142,8 +143,6 @@ def open(
     ModelError
         If the file holds several signals and `group` is not given (the message lists them).
     """
-    from pycrox import model
-
     if _is_h5py_object(source):
         tree, name = _read_h5py_object(source, engine), source.file.filename
     else:
@@ -177,7 +176,7 @@ def _read_h5py_object(source: Any, engine: str | None) -> xr.DataTree:
         engine = next((n for n in _formats.names() if _guess(n, source)), None)
         if engine is None:
             raise FormatError(source.file.filename, "no pycrox reader recognises this HDF5 object", where=source.name)
-    return _formats.reader(engine).read_tree(source)
+    return model.comparable_attrs(_formats.reader(engine).read_tree(source))
 
 
 def _guess(name: str, source: Any) -> bool:

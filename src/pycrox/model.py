@@ -6,13 +6,16 @@ imports no reader, adapter or analysis module.
 
 from __future__ import annotations
 
+import collections
 import enum
-from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+import itertools
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
 
+from pycrox._attrs import MetadataDict, comparable, comparable_attrs
 from pycrox.errors import DimensionError, ModelError
 
 __all__ = [
@@ -23,16 +26,23 @@ __all__ = [
     "METADATA_KEYS",
     "DataType",
     "DimensionType",
+    "MetadataDict",
+    "comparable_attrs",
     "coordinate",
+    "data_type_problem",
+    "dimension_for",
     "from_array",
     "guess_data_type",
     "long_name",
+    "refresh_data_type",
     "select_signal",
     "signal_nodes",
     "signal_path",
     "uniform_coordinate",
     "validate",
 ]
+
+T = TypeVar("T", xr.DataArray, xr.Dataset)
 
 #: attrs every pycrox DataArray carries, with their defaults
 ARRAY_ATTRS: dict[str, Any] = {
@@ -131,6 +141,9 @@ METADATA_KEYS: dict[str, str | None] = {
     "setpoint": None,
     "scan_rate": "Hz",
     "laser_wavelength": "nm",
+    "scan_direction": None,
+    "scan_angle": "deg",
+    "spring_constant": "N/m",
 }
 
 
@@ -179,7 +192,12 @@ def coordinate(
     known_quantity, known_type = DIMENSIONS.get(str(name), ("", DimensionType.UNKNOWN))
     quantity = known_quantity if quantity is None else quantity
     dim_type = _dimension_type(known_type if dimension_type is None else dimension_type)
-    attrs = {"units": units, "quantity": quantity, "dimension_type": dim_type, "long_name": long_name(quantity, units)}
+    attrs = {
+        "units": units,
+        "quantity": quantity,
+        "dimension_type": dim_type,
+        "long_name": long_name(quantity, units),
+    }
     return xr.DataArray(np.asarray(values), dims=(name,), attrs=attrs, name=name)
 
 
@@ -203,26 +221,139 @@ def _data_type(value: str | DataType) -> str:
     try:
         return DataType(str(getattr(value, "value", value)).upper()).value
     except ValueError:
-        raise ModelError(f"invalid data_type {value!r}; expected one of {[t.value for t in DataType]}") from None
+        raise ModelError(
+            f"invalid data_type {value!r}; expected one of {[t.value for t in DataType]}"
+        ) from None
+
+
+#: the rule that links a data type to its dimension types, one row per shape a type may have:
+#: ``(data type, test, guessed)``; a test takes ``(number of dims, {dimension type: count})``. A guess
+#: takes the first guessed row that holds; a stored type fits when any of its rows holds. Image dims
+#: are SPATIAL or RECIPROCAL, as in sidpy's image viewers.
+_DATA_TYPE_RULES: tuple[tuple[str, Callable[[int, Mapping[str, int]], bool], bool], ...] = (
+    ("SPECTRUM", lambda n, c: n == 1 and c["SPECTRAL"] == 1, True),
+    ("LINE_PLOT", lambda n, c: n == 1, True),
+    ("IMAGE", lambda n, c: n == 2 and c["SPATIAL"] + c["RECIPROCAL"] == 2, True),
+    ("LINE_PLOT_FAMILY", lambda n, c: n == 2 and c["SPECTRAL"] == 1, True),
+    ("SPECTRAL_IMAGE", lambda n, c: n == 3 and c["SPATIAL"] == 2 and c["SPECTRAL"] == 1, True),
+    ("IMAGE_STACK", lambda n, c: n == 3 and c["SPATIAL"] == 2, True),
+    ("IMAGE_4D", lambda n, c: n == 4 and c["SPATIAL"] >= 2 and c["SPATIAL"] + c["RECIPROCAL"] == 4, True),
+    ("POINT_CLOUD", lambda n, c: c["POINT_CLOUD"] >= 1, True),
+    # shapes a type may have that a guess does not pick
+    ("SPECTRUM", lambda n, c: n == 2 and c["SPECTRAL"] == 1, False),  # sidpy: a family of spectra
+    ("LINE_PLOT_FAMILY", lambda n, c: n == 2, False),
+    (
+        "IMAGE",
+        lambda n, c: n == 3 and c["SPATIAL"] + c["RECIPROCAL"] == 2 and c["CHANNEL"] == 1,
+        False,
+    ),  # colour
+    (
+        "SPECTRAL_IMAGE",
+        lambda n, c: n == 3 and c["SPATIAL"] + c["RECIPROCAL"] == 2 and c["SPECTRAL"] == 1,
+        False,
+    ),
+    ("IMAGE_STACK", lambda n, c: n == 3 and c["SPATIAL"] + c["RECIPROCAL"] >= 2, False),  # also volumes
+    ("IMAGE_MAP", lambda n, c: n in (3, 4) and c["SPATIAL"] + c["RECIPROCAL"] >= 2, False),
+    ("IMAGE_4D", lambda n, c: n == 4 and c["SPATIAL"] + c["RECIPROCAL"] == 4, False),  # 4-D Fourier space
+)
+_KNOWN_DIMENSION_TYPES = tuple(t.value for t in DimensionType if t is not DimensionType.UNKNOWN)
+
+
+def _type_counts(dimension_types: Sequence[str]) -> collections.Counter[str]:
+    return collections.Counter(str(t) for t in dimension_types)
 
 
 def guess_data_type(dimension_types: Sequence[str]) -> str:
-    """The `DataType` name that a list of dimension types suggests (``UNKNOWN`` when unclear)."""
-    counts = {t: list(dimension_types).count(t) for t in set(dimension_types)}
-    spatial = counts.get("SPATIAL", 0)
+    """The `DataType` name that a list of dimension types suggests (``UNKNOWN`` when unclear).
+
+    The first rule of the data model's table (``specs/data-model.md``, "Data types") that the
+    dimension types satisfy names the type; ``UNKNOWN`` dimensions count as nothing.
+
+    Examples
+    --------
+    >>> guess_data_type(["SPATIAL", "SPATIAL", "SPECTRAL"]), guess_data_type(["SPATIAL", "SPATIAL"])
+    ('SPECTRAL_IMAGE', 'IMAGE')
+    """
+    n, counts = len(dimension_types), _type_counts(dimension_types)
+    return next((name for name, test, guessed in _DATA_TYPE_RULES if guessed and test(n, counts)), "UNKNOWN")
+
+
+def _fits(data_type: str, dimension_types: Sequence[str]) -> bool:
+    """Whether the rule of `data_type` holds for some reading of the ``UNKNOWN`` dimensions."""
+    tests = [test for name, test, _ in _DATA_TYPE_RULES if name == data_type]
+    if data_type == "UNKNOWN" or not tests:
+        return True
+    known = [str(t) for t in dimension_types if str(t) != "UNKNOWN"]
+    unknown = len(dimension_types) - len(known)
     n = len(dimension_types)
-    rules = [
-        (n == 1 and counts.get("SPECTRAL", 0) == 1, "SPECTRUM"),
-        (n == 1, "LINE_PLOT"),
-        (n == 2 and spatial == 2, "IMAGE"),
-        (n == 2 and counts.get("SPECTRAL", 0) == 1, "LINE_PLOT_FAMILY"),
-        (n == 3 and spatial == 2 and counts.get("SPECTRAL", 0) == 1, "SPECTRAL_IMAGE"),
-        (n == 3 and spatial == 2, "IMAGE_STACK"),
-        (n == 4 and spatial == 2 and counts.get("RECIPROCAL", 0) == 2, "IMAGE_4D"),
-        (n == 4 and spatial == 2 and counts.get("SPATIAL", 0) + counts.get("RECIPROCAL", 0) == 4, "IMAGE_4D"),
-        (counts.get("POINT_CLOUD", 0) >= 1, "POINT_CLOUD"),
+    return any(
+        test(n, _type_counts([*known, *extra]))
+        for extra in itertools.combinations_with_replacement(_KNOWN_DIMENSION_TYPES, unknown)
+        for test in tests
+    )
+
+
+def _dimension_types(da: xr.DataArray) -> list[str]:
+    return [
+        str(da[d].attrs.get("dimension_type", "UNKNOWN")) if d in da.coords else "UNKNOWN" for d in da.dims
     ]
-    return next((name for ok, name in rules if ok), "UNKNOWN")
+
+
+def data_type_problem(da: xr.DataArray) -> str | None:
+    """Why ``da.attrs["data_type"]`` contradicts the dims of `da`, or None when it does not.
+
+    A data type contradicts the dims when its rule (see `guess_data_type`) cannot hold for any
+    reading of the dims whose type is ``UNKNOWN``: a ``SPECTRAL_IMAGE`` summed over its spectral
+    dim, an ``IMAGE`` with three dims. ``UNKNOWN`` contradicts nothing.
+    """
+    stored = str(da.attrs.get("data_type", "UNKNOWN"))
+    if stored not in DataType.__members__:
+        return None  # reported as an invalid name
+    dim_types = _dimension_types(da)
+    if _fits(stored, dim_types):
+        return None
+    dims = ", ".join(f"{d!r} ({t})" for d, t in zip(da.dims, dim_types, strict=True)) or "none"
+    return (
+        f"data_type {stored!r} contradicts the dims [{dims}], which suggest {guess_data_type(dim_types)!r}; "
+        "set attrs['data_type'] (pycrox.model.refresh_data_type does it)"
+    )
+
+
+def refresh_data_type(obj: T) -> T:
+    """`obj` with a ``data_type`` that follows its dims: kept when it fits them, else guessed anew.
+
+    Every analysis result goes through this: a reduction, a transform or a new result object must
+    not keep a type its dims contradict (see `data_type_problem`).
+
+    Parameters
+    ----------
+    obj : xarray.DataArray or xarray.Dataset
+        A Dataset gets every data variable refreshed, and its own ``data_type`` attr (if any)
+        when it holds one data variable.
+
+    Returns
+    -------
+    same type as `obj`
+        A shallow copy; data are not copied or computed.
+
+    Examples
+    --------
+    >>> cube = from_array(np.zeros((4, 4, 16)), dims=("y", "x", "energy_loss"))
+    >>> refresh_data_type(cube.sum("energy_loss", keep_attrs=True)).attrs["data_type"]
+    'IMAGE'
+    """
+    if isinstance(obj, xr.Dataset):
+        out = obj.copy(deep=False)
+        for name in obj.data_vars:
+            out[name] = refresh_data_type(obj[name])
+        if "data_type" in obj.attrs and len(obj.data_vars) == 1:
+            out.attrs["data_type"] = out[next(iter(obj.data_vars))].attrs["data_type"]
+        return out
+    stored = str(obj.attrs.get("data_type", "UNKNOWN"))
+    dim_types = _dimension_types(obj)
+    if stored != "UNKNOWN" and stored in DataType.__members__ and _fits(stored, dim_types):
+        return obj
+    return obj.assign_attrs(data_type=guess_data_type(dim_types))
 
 
 def from_array(
@@ -296,9 +427,9 @@ def from_array(
         "data_type": _data_type(data_type) if data_type is not None else guess_data_type(dim_types),
         "modality": modality,
         "source": source,
-        "metadata": dict(metadata or {}),
-        "original_metadata": dict(original_metadata or {}),
-        "provenance": dict(provenance or {}),
+        "metadata": comparable(dict(metadata or {})),
+        "original_metadata": comparable(dict(original_metadata or {})),
+        "provenance": comparable(dict(provenance or {})),
     }
     return xr.DataArray(data, dims=dims, coords={**built, **extra}, name=name, attrs=attrs)
 
@@ -312,14 +443,19 @@ def _build_coordinate(dim: Hashable, spec: Any, size: int) -> xr.DataArray:
     if spec is None:
         coord = coordinate(dim, np.arange(size))
     elif isinstance(spec, xr.DataArray):
-        coord = coordinate(dim, spec.values, **{k: spec.attrs[k] for k in ("units", "quantity", "dimension_type")
-                                                   if k in spec.attrs})
+        coord = coordinate(
+            dim,
+            spec.values,
+            **{k: spec.attrs[k] for k in ("units", "quantity", "dimension_type") if k in spec.attrs},
+        )
     elif isinstance(spec, Mapping):
         coord = coordinate(dim, spec["values"], **{k: v for k, v in spec.items() if k != "values"})
     else:
         coord = coordinate(dim, spec)
     if coord.size != size or coord.ndim != 1:
-        raise DimensionError(f"from_array: coordinate {dim!r} has shape {coord.shape} but the data axis has {size}")
+        raise DimensionError(
+            f"from_array: coordinate {dim!r} has shape {coord.shape} but the data axis has {size}"
+        )
     return coord
 
 
@@ -356,7 +492,8 @@ def validate(obj: xr.DataArray | xr.Dataset | xr.DataTree) -> list[str]:
         problems += [f"coordinate {dim!r} lacks attr {k!r}" for k in COORD_ATTRS if k not in attrs]
         if "dimension_type" in attrs and attrs["dimension_type"] not in DimensionType.__members__:
             problems.append(f"coordinate {dim!r} has invalid dimension_type {attrs['dimension_type']!r}")
-    return problems
+    problem = data_type_problem(obj) if "data_type" in obj.attrs else None
+    return [*problems, problem] if problem else problems
 
 
 def signal_nodes(tree: xr.DataTree) -> dict[str, xr.DataArray | xr.Dataset]:
@@ -409,3 +546,84 @@ def select_signal(tree: xr.DataTree, group: str | None, source: str) -> xr.DataA
         As `signal_path`.
     """
     return signal_nodes(tree)[signal_path(tree, group, source)]
+
+
+#: signals whose axis in a length unit is a wavelength (spectra), not a position
+_SPECTRAL_SIGNALS = frozenset({"CL", "PL", "Raman", "optical", "spectrum"})
+_ENERGY_LOSS_SIGNALS = frozenset({"EELS"})
+_ENERGY_SIGNALS = frozenset({"EDS", "EDX", "XRF", "WDS"})
+
+
+def dimension_for(unit: str, signal: str | None = None, *, spectral: bool = False) -> str:
+    """The pycrox dimension name for an axis in `unit` of a `signal` (the one rule every reader uses).
+
+    Parameters
+    ----------
+    unit : str
+        The axis unit, any spelling `pycrox.units.parse` reads (``""`` for none).
+    signal : str, optional
+        What the data are: ``"EELS"``, ``"EDS"`` (``"EDX"``, ``"XRF"``), ``"CL"``, ``"PL"``,
+        ``"Raman"``, ``"optical"`` or ``"spectrum"`` (any other spectrum), ``"image"``,
+        ``"diffraction"``; None when unknown.
+    spectral : bool, optional
+        The axis is known to be the spectral axis of the data (a length is then a wavelength, a
+        reciprocal length a wavenumber, and an axis without units is named after the signal).
+
+    Returns
+    -------
+    str
+        A name from the vocabulary in ``specs/data-model.md``: an energy is ``energy_loss`` for
+        EELS (and for a plain ``eV`` axis of an unknown signal), ``energy`` otherwise; a length
+        is ``wavelength`` for a spectrum, ``x`` for an image; a reciprocal length is
+        ``raman_shift`` for Raman, ``wavenumber`` for other spectra, ``kx`` otherwise; an angle is
+        ``kx`` in diffraction, ``tilt`` otherwise; time, frequency and voltage give ``time``,
+        ``frequency`` and ``bias``; anything else ``channel``.
+
+    Examples
+    --------
+    >>> dimension_for("nm", "CL"), dimension_for("nm", "image"), dimension_for("eV")
+    ('wavelength', 'x', 'energy_loss')
+    >>> dimension_for("keV"), dimension_for("1/cm", "Raman"), dimension_for("mrad", "diffraction")
+    ('energy', 'raman_shift', 'kx')
+    """
+    kind = _dimensionality(unit)
+    spectral = spectral or signal in _SPECTRAL_SIGNALS | _ENERGY_SIGNALS | _ENERGY_LOSS_SIGNALS
+    if kind == "energy":
+        if signal in _ENERGY_LOSS_SIGNALS:
+            return "energy_loss"
+        if signal in _ENERGY_SIGNALS:
+            return "energy"
+        return "energy_loss" if signal is None and unit.strip() in ("eV", "meV") else "energy"
+    if kind == "length":
+        return "wavelength" if spectral else "x"
+    if kind == "reciprocal length":
+        if signal == "Raman":
+            return "raman_shift"
+        return "wavenumber" if spectral else "kx"
+    if kind == "angle":
+        return "kx" if signal == "diffraction" else "tilt"
+    if not kind and spectral:
+        return {"EELS": "energy_loss", "EDS": "energy", "EDX": "energy", "CL": "wavelength"}.get(signal or "", "channel")
+    return {"time": "time", "frequency": "frequency", "voltage": "bias"}.get(kind, "channel")
+
+
+_KINDS = {"energy": "eV", "length": "m", "reciprocal length": "1/m", "time": "s", "frequency": "Hz",
+          "voltage": "V"}
+
+
+def _dimensionality(unit: str) -> str:
+    """What `unit` measures: a key of `_KINDS`, ``"angle"``, or ``""`` (no unit, or another kind)."""
+    from pycrox import units
+    from pycrox.errors import UnitError
+
+    if not unit or not unit.strip():
+        return ""
+    try:
+        parsed = units.parse(unit)
+    except (UnitError, ValueError):
+        return ""
+    if parsed.dimensionless:
+        root = units.ureg.get_root_units(parsed)[1]
+        return "angle" if str(root) in ("radian", "rad") else ""
+    return next((kind for kind, ref in _KINDS.items()
+                 if parsed.dimensionality == units.ureg.parse_units(ref).dimensionality), "")

@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import numpy as np
 import xarray as xr
 
+from pycrox._attrs import comparable
+
 __all__ = ["jsonable", "last_step", "record"]
 
 T = TypeVar("T", xr.DataArray, xr.Dataset)
@@ -66,7 +68,7 @@ def record(obj: T, step: str, /, *, source: Any = None, **parameters: Any) -> T:
         }
         steps[f"{len(steps):03d}_{step}"] = entry
         prov["pycrox"] = steps
-        return {**attrs, "provenance": prov}
+        return {**attrs, "provenance": comparable(prov)}
 
     out = obj.copy(deep=False)
     out.attrs = add(obj.attrs)

@@ -37,19 +37,31 @@ def quantify(da: xr.DataArray) -> xr.DataArray:
     UnitError
         If a unit spelling is unknown; the message names the variable.
     """
-    spec = {da.name if da.name is not None else "<data>": _unit_of(da, f"data {da.name!r}")}
-    coords = {str(c): _unit_of(da[c], f"coordinate {c!r}") for c in da.coords if "units" in da[c].attrs}
+    data_unit = _unit_of(da, f"data {da.name!r}")
+    coords = {c: _unit_of(da[c], f"coordinate {c!r}") for c in da.coords if "units" in da[c].attrs}
     stripped = da.copy(deep=False)
     stripped.attrs = {k: v for k, v in da.attrs.items() if k != "units"}
     for c in coords:
         stripped[c].attrs = {k: v for k, v in da[c].attrs.items() if k != "units"}
-    return stripped.pint.quantify({**coords, None: next(iter(spec.values()))}, unit_registry=units.ureg)
+    # pint-xarray names the data by the array's name (None when unnamed); a coordinate of the same
+    # name cannot be told apart, so the data then go unnamed for the call
+    if da.name is not None and da.name in da.coords:
+        stripped = stripped.rename(None)
+    key = stripped.name
+    quantified = stripped.pint.quantify({**coords, key: data_unit}, unit_registry=units.ureg)
+    return quantified.rename(da.name) if key != da.name else quantified
 
 
 def dequantify(da: xr.DataArray) -> xr.DataArray:
-    """Strip pint quantities back to arrays with ``units`` attrs (written in `pycrox.units.format`)."""
+    """Strip pint quantities back to arrays with ``units`` attrs (written in `pycrox.units.format`).
+
+    The data and every dimension coordinate get a ``units`` attr, ``""`` when dimensionless, so
+    ``dequantify(quantify(da))`` is a valid model object again.
+    """
     out = da.pint.dequantify(format="~C")
-    return out
+    bare = [d for d in out.dims if d in out.coords and "units" not in out[d].attrs]
+    out = out.assign_coords({d: out[d].assign_attrs(units="") for d in bare})
+    return out if "units" in out.attrs else out.assign_attrs(units="")
 
 
 def convert_factor(from_unit: str, to_unit: str, quantity: str | None = None) -> float:
@@ -61,8 +73,12 @@ def convert_factor(from_unit: str, to_unit: str, quantity: str | None = None) ->
         If either unit is unknown or they have different dimensionality.
     """
     try:
-        factor = units.ureg.Quantity(1.0, units.parse(from_unit, quantity)).to(units.parse(to_unit, quantity)).m
-        return float(f"{factor:.15g}")  # 1e-6 / 1e-9 is 999.9999999999999 in binary: keep exact prefixes exact
+        factor = (
+            units.ureg.Quantity(1.0, units.parse(from_unit, quantity)).to(units.parse(to_unit, quantity)).m
+        )
+        return float(
+            f"{factor:.15g}"
+        )  # 1e-6 / 1e-9 is 999.9999999999999 in binary: keep exact prefixes exact
     except pint.errors.DimensionalityError as exc:
         raise UnitError(f"cannot convert {from_unit!r} to {to_unit!r}: {exc}") from None
 
@@ -102,7 +118,9 @@ def to_units(da: xr.DataArray, **targets: str) -> xr.DataArray:
             out = (out * factor).assign_attrs({**da.attrs, "units": target})
             continue
         if name not in da.coords:
-            raise DimensionError(f"to_units: {da.name!r} has no coordinate {name!r}; it has {list(da.coords)}")
+            raise DimensionError(
+                f"to_units: {da.name!r} has no coordinate {name!r}; it has {list(da.coords)}"
+            )
         coord = da[name]
         factor = convert_factor(coord.attrs.get("units", ""), target, coord.attrs.get("quantity"))
         out = out.assign_coords({name: (coord * factor).assign_attrs({**coord.attrs, "units": target})})

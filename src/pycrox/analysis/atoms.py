@@ -119,7 +119,7 @@ def find_atoms(
     offsets = _refine(smooth, peaks, refine)
     result = _point_cloud(image, dims, peaks, offsets, raw[tuple(peaks.T)], steps)
     return provenance.record(
-        result,
+        model.refresh_data_type(result),
         "find_atoms",
         source=image,
         sigma=sigma,

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from pycrox import provenance
+from pycrox import model, provenance
 from pycrox.analysis._dims import (
     check_finite,
     coordinate_units,
@@ -72,7 +72,7 @@ def remove_background(
     fit = _fit_points(da, axis, positions, mask, ranges, "remove_background")
     result = _subtract_polynomial(da, (axis,), _powers(1, degree), [positions], fit, "remove_background")
     return provenance.record(
-        result,
+        model.refresh_data_type(result),
         "remove_background",
         source=da,
         dim=axis,
@@ -112,7 +112,9 @@ def level_plane(da: xr.DataArray, dim: DimArg = None, *, degree: int = 1) -> xr.
         raise DimensionError(f"level_plane: needs two image dims, got {list(dims)}; pass dim=('y', 'x')")
     positions = [_positions(da, d) for d in dims]
     result = _subtract_polynomial(da, dims, _powers(2, degree), positions, None, "level_plane")
-    return provenance.record(result, "level_plane", source=da, dim=list(dims), degree=degree)
+    return provenance.record(
+        model.refresh_data_type(result), "level_plane", source=da, dim=list(dims), degree=degree
+    )
 
 
 def level_lines(da: xr.DataArray, dim: Hashable = "x", degree: int = 1) -> xr.DataArray:
@@ -142,7 +144,9 @@ def level_lines(da: xr.DataArray, dim: Hashable = "x", degree: int = 1) -> xr.Da
     (axis,) = _one_dim(da, dim, "level_lines", None)
     positions = _positions(da, axis)
     result = _subtract_polynomial(da, (axis,), _powers(1, degree), [positions], None, "level_lines")
-    return provenance.record(result, "level_lines", source=da, dim=axis, degree=degree)
+    return provenance.record(
+        model.refresh_data_type(result), "level_lines", source=da, dim=axis, degree=degree
+    )
 
 
 # --- polynomial machinery -------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from pycrox import provenance
+from pycrox import model, provenance
 from pycrox.analysis._dims import NonFiniteError, resolve_dims
 from pycrox.analysis._matrix import Matrix, derived_attrs, index_coordinate
 
@@ -108,7 +108,13 @@ def cluster(
     result = _assemble(da, matrix, labels, centers[order], stats.counts[order])
     result.attrs.update(inertia=float(stats.inertia), n_iter=n_iter)
     return provenance.record(
-        result, "cluster", source=da, n_clusters=k, dim=list(dims), method=method, random_state=random_state
+        model.refresh_data_type(result),
+        "cluster",
+        source=da,
+        n_clusters=k,
+        dim=list(dims),
+        method=method,
+        random_state=random_state,
     )
 
 

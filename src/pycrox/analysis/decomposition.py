@@ -17,7 +17,7 @@ import numpy as np
 import scipy.linalg
 import xarray as xr
 
-from pycrox import provenance
+from pycrox import model, provenance
 from pycrox.analysis._dims import NonFiniteError, resolve_dims
 from pycrox.analysis._matrix import Matrix, derived_attrs, index_coordinate, squared_units
 
@@ -120,7 +120,7 @@ def decompose(
         parts = _nmf(matrix, k, random_state) if method == "nmf" else _ica(matrix, k, random_state)
     result = _assemble(da, matrix, _flip_signs(parts), method)
     return provenance.record(
-        result,
+        model.refresh_data_type(result),
         "decompose",
         source=da,
         n_components=k,
@@ -184,7 +184,13 @@ def denoise(
         name=da.name,
         attrs=dict(da.attrs),
     )
-    return provenance.record(result.transpose(*da.dims), "denoise", source=da, n_components=k, dim=list(dims))
+    return provenance.record(
+        model.refresh_data_type(result.transpose(*da.dims)),
+        "denoise",
+        source=da,
+        n_components=k,
+        dim=list(dims),
+    )
 
 
 # --- SVD / PCA ----------------------------------------------------------------------------------

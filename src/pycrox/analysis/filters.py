@@ -17,7 +17,7 @@ import scipy.fft
 import scipy.ndimage
 import xarray as xr
 
-from pycrox import provenance, units
+from pycrox import model, provenance, units
 from pycrox.analysis._dims import (
     check_finite,
     coordinate_spacing,
@@ -93,7 +93,7 @@ def gaussian_filter(
     kwargs = {"sigma": pixels, "mode": mode, "truncate": truncate}
     result = _filter(da, dims, scipy.ndimage.gaussian_filter, kwargs, "gaussian_filter")
     return provenance.record(
-        result,
+        model.refresh_data_type(result),
         "gaussian_filter",
         source=da,
         sigma=sigma,
@@ -140,7 +140,13 @@ def median_filter(da: xr.DataArray, size: Size, dim: DimArg = None, *, mode: str
     ]
     result = _filter(da, dims, scipy.ndimage.median_filter, {"size": pixels, "mode": mode}, "median_filter")
     return provenance.record(
-        result, "median_filter", source=da, size=size, dim=list(dims), size_pixels=pixels, mode=mode
+        model.refresh_data_type(result),
+        "median_filter",
+        source=da,
+        size=size,
+        dim=list(dims),
+        size_pixels=pixels,
+        mode=mode,
     )
 
 
@@ -196,7 +202,13 @@ def fourier_filter(
     gain = gain.astype(float_dtype(da.dtype).type(0).real.dtype)
     result = _filter(da, dims, _fourier_kernel, {"gain": gain, "real": real}, "fourier_filter")
     return provenance.record(
-        result, "fourier_filter", source=da, dim=list(dims), low=low, high=high, order=order
+        model.refresh_data_type(result),
+        "fourier_filter",
+        source=da,
+        dim=list(dims),
+        low=low,
+        high=high,
+        order=order,
     )
 
 

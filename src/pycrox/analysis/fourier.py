@@ -15,7 +15,7 @@ import scipy.fft
 import scipy.signal
 import xarray as xr
 
-from pycrox import provenance, units
+from pycrox import model, provenance, units
 from pycrox.analysis import _reciprocal
 from pycrox.analysis._dims import (
     NonFiniteError,
@@ -118,7 +118,7 @@ def fft(
         long_name=f"FFT of {da.attrs.get('long_name') or da.attrs.get('quantity') or da.name}",
     )
     return provenance.record(
-        result,
+        model.refresh_data_type(result),
         "fft",
         source=da,
         dim=list(dims),
@@ -206,7 +206,9 @@ def ifft(
         title.removeprefix("FFT of ") if title.startswith("FFT of ") else f"IFFT of {title}"
     )
     result.attrs.pop("long_name", None)
-    return provenance.record(result, "ifft", source=da, dim=list(dims), shift=shift, real=real)
+    return provenance.record(
+        model.refresh_data_type(result), "ifft", source=da, dim=list(dims), shift=shift, real=real
+    )
 
 
 def power_spectrum(
@@ -270,7 +272,7 @@ def power_spectrum(
     )
     power.attrs["provenance"] = da.attrs.get("provenance", {})
     return provenance.record(
-        power,
+        model.refresh_data_type(power),
         "power_spectrum",
         source=da,
         dim=list(dims),

@@ -126,7 +126,7 @@ def register(
         "upsample": upsample,
         "interpolation": interpolation,
     }
-    return provenance.record(result, "register", source=stack, **params)
+    return provenance.record(model.refresh_data_type(result), "register", source=stack, **params)
 
 
 def phase_correlation(reference: np.ndarray, moving: np.ndarray, upsample: int = 1) -> np.ndarray:

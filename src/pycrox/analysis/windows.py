@@ -102,7 +102,7 @@ def windows(
     )
     result = result.transpose(*da.dims, *names).assign_coords(coords)
     return provenance.record(
-        result, "windows", source=da, size=size, stride=step, dim=list(dims)
+        model.refresh_data_type(result), "windows", source=da, size=size, stride=step, dim=list(dims)
     )  # record() takes `step` itself
 
 
@@ -166,7 +166,11 @@ def reassemble(
     )
     order = [d for d in da.dims if d not in names]
     return provenance.record(
-        result.transpose(*order).assign_coords(coords), "reassemble", source=da, dim=list(dims), method=method
+        model.refresh_data_type(result.transpose(*order).assign_coords(coords)),
+        "reassemble",
+        source=da,
+        dim=list(dims),
+        method=method,
     )
 
 
