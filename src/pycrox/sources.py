@@ -61,8 +61,31 @@ class Source:
     @property
     def suffix(self) -> str:
         """Lower-case extension of the name (``".dm4"``), or ``""``."""
-        base = self.name.rstrip("/").split("::")[-1]
-        return os.path.splitext(base)[1].lower()
+        return os.path.splitext(self.file_name)[1].lower()
+
+    @property
+    def file_name(self) -> str:
+        """The file name without folder (``"a_1.ser"``); ``""`` for an unnamed file object."""
+        text = self.path if self.path is not None else self.name.split("::")[-1]
+        if self.fileobj is not None and text.startswith("<"):  # an unnamed file object's repr
+            return ""
+        return os.fspath(text).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def stem(self) -> str:
+        """`file_name` without its extension (``"a_1"``)."""
+        return os.path.splitext(self.file_name)[0]
+
+    @property
+    def target(self) -> Any:
+        """What a library that opens files itself (xarray, h5py, tifffile) takes: path, URL or file object."""
+        return self.path or self.url or self.fileobj
+
+    def read_at(self, offset: int, nbytes: int) -> bytes:
+        """`nbytes` bytes from `offset` (fewer at the end of the file)."""
+        with self.reading() as fh:
+            fh.seek(offset)
+            return fh.read(nbytes)
 
     def open(self, block_size: int | None = None) -> IO[bytes]:
         """A binary file handle positioned at 0 (a new handle each call, except for file objects)."""

@@ -23,10 +23,7 @@ __all__ = ["base_name", "quantity", "read_bytes", "sibling", "siblings_matching"
 
 def base_name(source: Source) -> str:
     """The file name of `source` without folder (``"a_1.ser"``); ``""`` for an unnamed file object."""
-    text = source.path if source.path is not None else source.name.split("::")[-1]
-    if source.fileobj is not None and text.startswith("<"):  # an unnamed file object's repr
-        return ""
-    return posixpath.basename(os.fspath(text).replace("\\", "/").rstrip("/"))
+    return source.file_name
 
 
 def _folder(source: Source) -> tuple[str, str] | None:

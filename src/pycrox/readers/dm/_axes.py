@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pycrox import units
+from pycrox import model, units
 from pycrox.errors import UnitError
 
 __all__ = ["Axis", "data_type", "image_axes", "normalised_units"]
@@ -124,14 +124,7 @@ def _spectral_index(unit_list: list[str], kind: str | None, fmt: str) -> int | N
 
 
 def _spectral_name(unit: str, kind: str | None) -> str:
-    dims = _dimensionality(unit)
-    if dims == _ENERGY:
-        return "energy_loss" if kind == "EELS" or (kind is None and unit == "eV") else "energy"
-    if dims == "[length]":
-        return "wavelength"
-    if dims == "1 / [length]":
-        return "wavenumber"
-    return {"EELS": "energy_loss", "EDS": "energy", "CL": "wavelength"}.get(kind or "", "channel")
+    return model.dimension_for(unit, kind, spectral=True)
 
 
 def _names(unit_list: list[str], kind: str | None, fmt: str) -> list[str] | None:

@@ -12,7 +12,6 @@ every other root tag; the root node holds the complete tree). Normalised metadat
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -84,7 +83,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
         nodes[f"/{name}"] = signal.rename(name).to_dataset()
     root = {
         "source": "Gatan DigitalMicrograph",
-        "file": _file_name(source),
+        "file": source.file_name,
         "format_version": f"DM{parsed.version}",
         "original_metadata": _tags.jsonable(parsed.tags),
     }
@@ -214,9 +213,5 @@ def _node_name(signal: xr.DataArray, index: int, nodes: Mapping[str, Any]) -> st
     return name
 
 
-def _file_name(source: Source) -> str:
-    return os.path.basename(source.name.rstrip("/").split("::")[-1])
-
-
 def _stem(source: Source) -> str:
-    return os.path.splitext(_file_name(source))[0] or "image"
+    return source.stem or "image"

@@ -2,8 +2,9 @@
 
 The header keywords go verbatim into ``original_metadata`` (a keyword that appears twice keeps
 both values, in a list); the spectrum axis is ``OFFSET + XPERCHAN * channel`` in ``XUNITS``;
-``DATATYPE`` ``Y`` lists the values, ``XY`` pairs ``x, y`` (the x column is kept in
-``original_metadata``). The file is small text and is read at once.
+``DATATYPE`` ``Y`` lists the values, ``XY`` pairs ``x, y``: the x column is then the axis, as
+stored (not necessarily uniform), and is also kept in ``original_metadata``. ``XUNITS`` may be a
+label with the unit in brackets (``Energy Loss (eV)``). The file is small text and is read at once.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ def _signal(header: dict[str, Any], values: np.ndarray, x_column: np.ndarray, na
     signal_type = _SIGNALS.get(_text(header, "SIGNALTYPE").upper(), "")
     dim, axis_units = _axis(header, signal_type)
     offset, scale = _number(header, "OFFSET") or 0.0, _number(header, "XPERCHAN") or 1.0
-    coords = {dim: {"values": offset + scale * np.arange(len(values), dtype=np.float64), "units": axis_units}}
+    axis = x_column if x_column.size else offset + scale * np.arange(len(values), dtype=np.float64)
+    coords = {dim: {"values": axis, "units": axis_units}}
     original: dict[str, Any] = dict(header)
     if x_column.size:
         original["x_column"] = x_column
@@ -203,26 +205,26 @@ def _signal(header: dict[str, Any], values: np.ndarray, x_column: np.ndarray, na
 
 
 def _units(text: str) -> str:
-    """A pycrox unit spelling for `text`, or ``""`` when it is not a unit (``"Intensity"``)."""
+    """A pycrox unit spelling for `text`, or ``""`` when it is not a unit (``"Intensity"``).
+
+    A label with the unit in brackets (``"Energy Loss (eV)"``, ``"Energy [keV]"``) gives the
+    bracketed unit.
+    """
     if not text:
         return ""
-    try:
-        return units.format(units.parse(text))
-    except UnitError:
-        return ""
+    candidates = [text, *reversed(re.findall(r"[(\[]\s*([^()\[\]]+?)\s*[)\]]", text))]
+    for candidate in candidates:
+        try:
+            return units.format(units.parse(candidate))
+        except UnitError:
+            continue
+    return ""
 
 
 def _axis(header: dict[str, Any], signal_type: str) -> tuple[str, str]:
     axis_units = _units(_text(header, "XUNITS"))
-    try:
-        dimensionality = units.parse(axis_units).dimensionality if axis_units else None
-    except UnitError:
-        dimensionality = None
-    if dimensionality == units.ureg.eV.dimensionality:
-        return ("energy_loss" if signal_type == "EELS" else "energy"), axis_units
-    if dimensionality == units.ureg.nm.dimensionality:
-        return "wavelength", axis_units
-    return "channel", axis_units
+    signal = signal_type if signal_type in ("EELS", "EDS", "CL") else "spectrum"
+    return model.dimension_for(axis_units, signal, spectral=True), axis_units
 
 
 def _metadata(header: dict[str, Any], signal_type: str) -> dict[str, Any]:

@@ -1,10 +1,15 @@
-"""Berkeley (NCEM) EMD files, version 0.2: every EMD data group as a lazy pycrox signal.
+"""Berkeley (NCEM) EMD files, every generation: each EMD data group as a lazy pycrox signal.
 
-An EMD file is HDF5 with root attributes ``version_major``/``version_minor``. Each group with the
-attribute ``emd_group_type = 1`` holds a ``data`` dataset and one ``dimN`` vector per axis
+EMD 0.2 is HDF5 with attributes ``version_major``/``version_minor`` on the root, or, in files
+written by Prismatic and py4DSTEM < 0.12, on a top-level group with ``emd_group_type = 2``. Each
+group with the attribute ``emd_group_type = 1`` holds the data (a dataset ``data``; Prismatic
+names it ``realslice``, ``datacube`` or ``diffractionslice``) and one ``dimN`` vector per axis
 (``dim1`` for axis 0; ``dim0`` for axis 0 in files that start at 0) with attributes ``name`` and
 ``units`` (``"n_m"``, ``"[n_m]"``, ``"[]"``: underscores separate prefix and unit). A vector as long
-as its axis gives the coordinate values; two values give the offset and the step.
+as its axis gives the coordinate values; two values give the offset and the step; a vector of
+text gives labels (a ``channel`` dim). EMD 1.0 (emdfile, py4DSTEM >= 0.14) has typed groups:
+the root's ``emd_group_type`` is ``"file"``, data groups are ``"array"`` (``data`` plus ``dim0``...),
+and ``"metadatabundle"`` groups beside them hold the metadata (kept in ``original_metadata``).
 
 The data keep the stored axis order. Dims are named from the vectors' names (``"X"`` -> ``x``,
 ``"Qx"`` -> ``kx``, ...); unnamed axes get positional names (``(y, x)``, ``(frame, y, x)``), reversed
@@ -28,6 +33,7 @@ from xarray.backends.locks import HDF5_LOCK
 from pycrox import model, units
 from pycrox._hdf5 import H5_ERRORS, attr_to_python, lazy_variable_data, open_file_manager, probe
 from pycrox.errors import FormatError, PycroxError, UnitError
+from pycrox.readers._common.values import number, quantity
 
 __all__ = ["guess_can_open", "read_tree"]
 
@@ -40,11 +46,14 @@ _DIM_NAMES = {
         "x": "x rx", "y": "y ry", "z": "z rz", "kx": "kx qx", "ky": "ky qy", "time": "t time",
         "frame": "frame frames n", "energy": "e energy", "energy_loss": "energyloss eels",
         "tilt": "tilt angle theta alpha", "channel": "channel", "wavelength": "wavelength",
+        "detector": "binouterangle detector",
     }.items()
     for alias in aliases.split()
 }  # fmt: skip
 #: metadata groups of the file (root level)
 _METADATA_GROUPS = ("microscope", "sample", "user", "comments")
+#: names of the data dataset in an EMD data group (Prismatic writes the three last ones)
+_DATA_NAMES = ("data", "realslice", "datacube", "diffractionslice")
 
 
 def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) -> bool:
@@ -52,7 +61,7 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
     return probe(
         filename_or_obj,
         storage_options,
-        lambda root: _has_version(root.file) and bool(_emd_groups(root.file)),
+        lambda root: _version(root.file) is not None and bool(_emd_groups(root.file)),
     )
 
 
@@ -60,15 +69,42 @@ def _has_version(h5: h5py.Group) -> bool:
     return "version_major" in h5.attrs and "version_minor" in h5.attrs
 
 
+def _version(h5: h5py.File) -> h5py.Group | None:
+    """The group carrying the EMD version: the root, else a top-level ``emd_group_type = 2`` group."""
+    if _has_version(h5):
+        return h5
+    for child in h5.values():
+        if isinstance(child, h5py.Group) and _has_version(child) and _group_type(child) == 2:
+            return child
+    return None
+
+
+def _group_type(group: h5py.Group) -> int | str | None:
+    """``emd_group_type`` as an int (EMD 0.2) or lower-case text (EMD 1.0), None when absent."""
+    kind = attr_to_python(group.attrs.get("emd_group_type"))
+    if isinstance(kind, bytes | np.bytes_):
+        kind = bytes(kind).decode("utf-8", errors="replace")
+    if isinstance(kind, str):
+        return kind.strip().lower()
+    if isinstance(kind, int | float | np.integer | np.floating) and float(kind) == int(kind):
+        return int(kind)
+    return None
+
+
+def _data_name(group: h5py.Group) -> str | None:
+    """The name of the data dataset of an EMD data group, None when it is not one."""
+    if _group_type(group) not in (1, "array"):
+        return None
+    return next((n for n in _DATA_NAMES if isinstance(group.get(n), h5py.Dataset)), None)
+
+
 def _emd_groups(h5: h5py.Group) -> list[str]:
-    """Paths of the groups with ``emd_group_type == 1`` and a ``data`` dataset, in file order."""
+    """Paths of the EMD data groups (type 1 or ``"array"`` with a data dataset), in file order."""
     found: list[str] = []
 
     def visit(name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Group) and isinstance(obj.get("data"), h5py.Dataset):
-            kind = attr_to_python(obj.attrs.get("emd_group_type"))
-            if isinstance(kind, int | float | np.integer) and int(kind) == 1:
-                found.append("/" + name)
+        if isinstance(obj, h5py.Group) and _data_name(obj) is not None:
+            found.append("/" + name)
 
     h5.visititems(visit)
     return found
@@ -125,17 +161,26 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
 
 def _plan(h5: h5py.File, name: str) -> tuple[dict[str, dict], dict[str, Any]]:
     """Layout, axes and attributes of every EMD group (no data), and the file's metadata."""
-    if not _has_version(h5):
+    holder = _version(h5)
+    if holder is None:
         raise FormatError(
-            name, "no EMD version: expected root attributes version_major and version_minor", where="/"
+            name,
+            "no EMD version: expected attributes version_major and version_minor on the root "
+            "or on a top-level group with emd_group_type = 2",
+            where="/",
         )
     paths = _emd_groups(h5)
     if not paths:
         raise FormatError(
-            name, "no EMD data group: expected a group with emd_group_type = 1 and a 'data' dataset"
+            name,
+            "no EMD data group: expected a group with emd_group_type = 1 (or 'array') and a 'data' dataset",
         )
-    version = f"{_text(h5.attrs['version_major'])}.{_text(h5.attrs['version_minor'])}"
-    original = {"version": version}
+    version = f"{_text(holder.attrs['version_major'])}.{_text(holder.attrs['version_minor'])}"
+    original: dict[str, Any] = {"version": version}
+    if holder.name != "/":
+        original["version_group"] = holder.name
+    if _group_type(h5) == "file":
+        original["file"] = _attrs(h5)
     for group in _METADATA_GROUPS:
         if isinstance(h5.get(group), h5py.Group):
             original[group] = _attrs(h5[group])
@@ -144,7 +189,7 @@ def _plan(h5: h5py.File, name: str) -> tuple[dict[str, dict], dict[str, Any]]:
 
 
 def _group_plan(group: h5py.Group, name: str) -> dict[str, Any]:
-    data = group["data"]
+    data = group[_data_name(group) or "data"]
     if data.dtype.kind not in "biufc" and data.dtype.names is None:
         raise FormatError(name, f"data of type {data.dtype} is not numeric", where=data.name)
     base = 0 if "dim0" in group else 1
@@ -154,8 +199,14 @@ def _group_plan(group: h5py.Group, name: str) -> dict[str, Any]:
     extras = {
         k: attr_to_python(v[()])
         for k, v in group.items()
-        if isinstance(v, h5py.Dataset) and k != "data" and not re.fullmatch(r"dim\d+", k) and v.size <= 64
+        if isinstance(v, h5py.Dataset)
+        and k != data.name.rsplit("/", 1)[-1]
+        and not re.fullmatch(r"dim\d+", k)
+        and v.size <= 64
     }
+    bundles = _metadata_bundles(group)
+    if bundles:
+        extras["metadata"] = bundles
     return {
         "name": group.name.rsplit("/", 1)[-1],
         "path": data.name,
@@ -180,6 +231,9 @@ def _axis(group: h5py.Group, key: str, size: int, name: str) -> dict[str, Any]:
         return {"key": key, "name": "", "raw_units": "", "units": "", "values": np.arange(size)}
     label, raw_units = _text(vector.attrs.get("name", "")), _text(vector.attrs.get("units", ""))
     values = np.asarray(vector[()]).reshape(-1)
+    if values.dtype.kind in "SOU" and values.size == size:  # labels (Prismatic's DPC_CoM_x, _y)
+        labels = np.asarray([_text(v) for v in values], dtype=str)
+        return {"key": key, "name": label or "channel", "raw_units": raw_units, "units": "", "values": labels}
     if values.dtype.kind not in "iuf":
         values = np.arange(size)
     elif values.size == 2 and size != 2:
@@ -207,6 +261,7 @@ def _units(raw: str, label: str) -> str:
     text = text.replace("_", "").strip()
     if not text:
         return ""
+    text = re.sub(r"(?<![A-Za-zµ])A(?![A-Za-z])", "Å", text)  # py4DSTEM's "A", "A^-1": ångström
     quantity = "Length" if _DIM_NAMES.get(_key(label)) in ("x", "y", "z") else None
     try:
         return units.format(units.parse(text, quantity))
@@ -298,6 +353,23 @@ def _group_nodes(manager: Any, plans: dict[str, dict]) -> dict[str, xr.Dataset]:
         return {path: xr.Dataset(attrs=_attrs(h5[path])) for path in sorted(parents) if path in h5}
 
 
+def _metadata_bundles(group: h5py.Group) -> dict[str, Any]:
+    """EMD 1.0 metadata: ``metadatabundle`` groups of `group` and of its parent, as plain dicts."""
+    out: dict[str, Any] = {}
+    for owner in (group.parent, group):
+        bundle = owner.get("metadatabundle") if owner is not None else None
+        if not isinstance(bundle, h5py.Group):
+            continue
+        for key, item in bundle.items():
+            if isinstance(item, h5py.Group):
+                out[str(key)] = {
+                    str(k): attr_to_python(v[()]) if not isinstance(v[()], bytes) else _text(v[()])
+                    for k, v in item.items()
+                    if isinstance(v, h5py.Dataset) and v.size <= 64
+                }
+    return out
+
+
 def _ancestors(path: str) -> list[str]:
     parts = path.strip("/").split("/")
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
@@ -311,41 +383,29 @@ def _normalised(original: dict[str, Any], extras: dict[str, Any]) -> dict[str, A
         "operator": user.get("name") or user.get("User name") or None,
         "sample": sample.get("sample name") or sample.get("material") or None,
         "beam_energy": _keV(microscope.get("high tension"), "V") or _keV(microscope.get("voltage"), "V"),
-        "magnification": _number(microscope.get("magnification")),
-        "dwell_time": _with_units(microscope.get("dwell time"), "s"),
+        "magnification": number(microscope.get("magnification")),
+        "dwell_time": quantity(microscope.get("dwell time"), "s"),
     }
-    stamp = _number(extras.get("acquisition times", extras.get("acquisition time")))
+    stamp = number(extras.get("acquisition times", extras.get("acquisition time")))
     if stamp and stamp > 0:
         when = dt.datetime.fromtimestamp(stamp, tz=dt.UTC)
         values.update(date=when.date().isoformat(), time=when.time().replace(microsecond=0).isoformat())
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _number(value: Any) -> float | None:
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if np.isfinite(result) else None
-
-
-def _with_units(value: Any, unit: str) -> dict[str, Any] | None:
-    number = _number(value)
-    return None if number is None else {"value": number, "units": unit}
-
-
 def _keV(value: Any, default_unit: str) -> dict[str, Any] | None:
     """A voltage (a number in `default_unit`, or text such as ``"300kV"``) as ``{"value": keV}``."""
-    number = _number(value)
-    if number is None and isinstance(value, str) and value.strip():
+    has_unit = isinstance(value, str) and re.search(r"[A-Za-z]", value) is not None
+    magnitude = None if has_unit else number(value)
+    if has_unit:
         try:
             quantity = units.ureg.Quantity(value.strip())
             return {"value": float(quantity.to("kV").magnitude), "units": "keV"}
         except Exception:  # noqa: BLE001 - pint raises many kinds on free text
             return None
-    if number is None:
+    if magnitude is None:
         return None
-    return {"value": float(units.ureg.Quantity(number, default_unit).to("kV").magnitude), "units": "keV"}
+    return {"value": float(units.ureg.Quantity(magnitude, default_unit).to("kV").magnitude), "units": "keV"}
 
 
 def _text(value: Any) -> str:

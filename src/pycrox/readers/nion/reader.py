@@ -202,27 +202,13 @@ def dimension_names(properties: dict, units: list[str]) -> list[str]:
         collection, [f"scan{i}" for i in range(collection)])
     datum_units = units[sequence + collection:]
     if datum == 1:
-        names += [_spectral_name(datum_units[0])]
+        names += [model.dimension_for(datum_units[0], spectral=True)]
     elif datum == 2:
         reciprocal = collection > 0 or all(u in _RECIPROCAL for u in datum_units)
         names += ["ky", "kx"] if reciprocal else ["y", "x"]
     else:
         names += ["z", "y", "x"][-datum:] if 0 < datum <= 3 else [f"datum{i}" for i in range(datum)]
     return _unique(names)
-
-
-def _spectral_name(unit: str) -> str:
-    if unit in ("eV", "meV"):
-        return "energy_loss"
-    if unit in ("keV",):
-        return "energy"
-    if unit in ("nm", "µm", "Å", "m", "pm"):
-        return "x"
-    if unit in _RECIPROCAL:
-        return "kx"
-    if unit in ("s", "ms", "µs", "ns"):
-        return "time"
-    return "channel"
 
 
 def _unique(names: list[str]) -> list[str]:

@@ -121,11 +121,11 @@ def _series_dataset(source: Source, tif: Any, index: int, name: str) -> xr.Datas
                 "tifffile": {"series_axes": series.axes, "series_kind": series.kind, "series_index": index}}
     da = model.from_array(
         data, dims, coords={d: c for d, c in coords.items() if c is not None}, name=name,
-        title=info.title or _stem(source.name), quantity="Intensity", units=info.data_units,
+        title=info.title or _stem(source), quantity="Intensity", units=info.data_units,
         data_type=_data_type(dims), modality=info.modality,
         source=f"{info.vendor} TIFF".strip(), metadata=info.metadata, original_metadata=original,
     )
-    da = provenance.record(da, "readers.tiff.read_tree", source=source.name, series=index)
+    da = provenance.record(model.refresh_data_type(da), "readers.tiff.read_tree", source=source.name, series=index)
     return da.to_dataset()
 
 
@@ -179,15 +179,8 @@ def _tags(page: Any) -> dict[str, Any]:
 
 def _read_bytes(source: Source, offset: int, nbytes: int) -> bytes:
     check_extent(source, offset, nbytes, "a vendor table")
-    if source.path is not None:
-        with open(source.path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read(nbytes)
-    with source.reading() as fh:
-        fh.seek(offset)
-        return fh.read(nbytes)
+    return source.read_at(offset, nbytes)
 
 
-def _stem(name: str) -> str:
-    base = name.rstrip("/").split("::")[-1].replace("\\", "/").split("/")[-1]
-    return re.sub(r"\.(ome\.)?(tiff?|btf|tf[28])$", "", base, flags=re.IGNORECASE)
+def _stem(source: Source) -> str:
+    return re.sub(r"\.(ome\.)?(tiff?|btf|tf[28])$", "", source.file_name, flags=re.IGNORECASE)

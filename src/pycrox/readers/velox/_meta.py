@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from pycrox.errors import FormatError
+from pycrox.readers._common.values import number, quantity
 
 __all__ = [
     "detector_entry",
@@ -68,11 +69,11 @@ def json_value(dset: h5py.Dataset, source: str) -> Any:
         return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
 
 
-def read_frame_metadata(group: h5py.Group, source: str) -> list[dict[str, Any]]:
-    """The metadata of every frame of a signal group (one dict per column of ``Metadata``)."""
-    if "Metadata" not in group:
+def read_frame_metadata(group: h5py.Group, source: str, key: str = "Metadata") -> list[dict[str, Any]]:
+    """The metadata of every frame of a signal group (one dict per column of `key`, ``Metadata``)."""
+    if key not in group:
         return [{}]
-    dset = group["Metadata"]
+    dset = group[key]
     if dset.ndim != 2 or dset.dtype != np.uint8:
         raise FormatError(
             source,
@@ -117,20 +118,6 @@ def file_metadata(h5: h5py.File, source: str) -> dict[str, Any]:
 
     h5.visititems(visit)
     return tree
-
-
-def number(value: Any) -> float | None:
-    """A Velox number (a decimal string) as float; None when absent or not a finite number."""
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        return None
-    return result if math.isfinite(result) else None
-
-
-def _quantity(value: Any, units: str, scale: float = 1.0) -> dict[str, Any] | None:
-    result = number(value)
-    return None if result is None else {"value": result * scale, "units": units}
 
 
 def detector_entry(meta: dict[str, Any], name: str | None) -> dict[str, Any]:
@@ -194,18 +181,16 @@ def normalised(meta: dict[str, Any], detector: str | None) -> dict[str, Any]:
         "time": when.time().replace(microsecond=0).isoformat() if when else None,
         "operator": (meta.get("Core") or {}).get("UserId") or None,
         "sample": (meta.get("Sample") or {}).get("SampleId") or None,
-        "beam_energy": _quantity(optics.get("AccelerationVoltage"), "keV", 1e-3),
+        "beam_energy": quantity(optics.get("AccelerationVoltage"), "keV", scale=1e-3),
         "magnification": _magnification(meta),
-        "camera_length": _quantity(optics.get("CameraLength"), "mm", 1e3),
-        "convergence_angle": _quantity(optics.get("BeamConvergence"), "mrad", 1e3),
-        "dwell_time": _quantity(scan.get("DwellTime"), "s")
-        if scanned and kind != "ImagingDetector"
-        else None,
-        "exposure_time": _quantity(entry.get("ExposureTime"), "s") if kind == "ImagingDetector" else None,
-        "live_time": _quantity(entry.get("LiveTime"), "s") if kind == "AnalyticalDetector" else None,
-        "real_time": _quantity(entry.get("RealTime"), "s") if kind == "AnalyticalDetector" else None,
-        "elevation_angle": _quantity(entry.get("ElevationAngle"), "deg", 180 / math.pi),
-        "azimuth_angle": _quantity(entry.get("AzimuthAngle"), "deg", 180 / math.pi),
+        "camera_length": quantity(optics.get("CameraLength"), "mm", scale=1e3),
+        "convergence_angle": quantity(optics.get("BeamConvergence"), "mrad", scale=1e3),
+        "dwell_time": quantity(scan.get("DwellTime"), "s") if scanned and kind != "ImagingDetector" else None,
+        "exposure_time": quantity(entry.get("ExposureTime"), "s") if kind == "ImagingDetector" else None,
+        "live_time": quantity(entry.get("LiveTime"), "s") if kind == "AnalyticalDetector" else None,
+        "real_time": quantity(entry.get("RealTime"), "s") if kind == "AnalyticalDetector" else None,
+        "elevation_angle": quantity(entry.get("ElevationAngle"), "deg", scale=180 / math.pi),
+        "azimuth_angle": quantity(entry.get("AzimuthAngle"), "deg", scale=180 / math.pi),
     }
     if detector and "+" in detector:  # a sum over detectors: per-detector values do not apply
         for key in ("live_time", "real_time", "azimuth_angle"):

@@ -1,8 +1,10 @@
 """Lazy pycrox DataArrays for the signals of a Velox EMD file: images, spectra and EDS cubes.
 
 Images are stored ``(y, x, frame)`` and spectra ``(channel, spectrum)``; both keep that order
-(a single frame or spectrum is dropped by a lazy index, no copy). Lengths are converted from
-metres to nm (reciprocal lengths to 1/nm), energies from eV to keV.
+(a single frame or spectrum is dropped by a lazy index, no copy). EELS spectrum images are stored
+``(x, energy_loss, y)`` (a line scan ``(x, energy_loss)``) and keep that order too. Lengths are
+converted from metres to nm (reciprocal lengths to 1/nm), EDS energies from eV to keV; EELS
+energy losses stay in eV.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pycrox.errors import UnitError
 from pycrox.readers.velox import _meta as meta_
 from pycrox.readers.velox._spectrum import StreamCube
 
-__all__ = ["VeloxItem", "cube_signal", "image_signal", "spectrum_signal"]
+__all__ = ["VeloxItem", "cube_signal", "eels_signal", "image_signal", "spectrum_signal"]
 
 #: Velox length units -> (pycrox spelling, factor)
 _LENGTH_UNITS = {"m": ("nm", 1e9), "1/m": ("1/nm", 1e-9)}
@@ -203,3 +205,51 @@ def cube_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Dat
         modality="EDS",
         **_attrs(item, name, source),
     )
+
+
+def eels_axis(acquisition: dict[str, Any], size: int) -> dict[str, Any]:
+    """The energy-loss coordinate (eV) from ``AcquisitionMetadata`` ``Data.offset``/``dispersion``."""
+    data = acquisition.get("Data") if isinstance(acquisition.get("Data"), dict) else {}
+    dispersion, offset = meta_.number(data.get("dispersion")), meta_.number(data.get("offset")) or 0.0
+    if dispersion is None:
+        return {"values": np.arange(size), "units": "", "quantity": "Channel"}
+    return {"values": offset + dispersion * np.arange(size, dtype=np.float64), "units": "eV"}
+
+
+def eels_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.DataArray:
+    """One EELS spectrum image, ``(x, energy_loss, y)`` as stored (a line scan ``(x, energy_loss)``).
+
+    The spatial calibration is the ``BinaryResult`` in ``item.original["SpatialCalibration"]``
+    (the spectrum image's, as Velox keeps none with the EELS data); the energy loss comes from the
+    first column of ``AcquisitionMetadata`` (one column per scan line).
+    """
+    lazy = lazy_variable_data(manager, f"{item.path}/Data")
+    calibration = item.original.get("SpatialCalibration") or {}
+    acquisition = (item.original.get("AcquisitionMetadata") or [{}])[0]
+    if len(lazy.shape) == 3:
+        nx, channels, ny = lazy.shape
+        (ydim, xdim), coords = spatial_axes({"BinaryResult": calibration.get("BinaryResult") or {}}, ny, nx)
+        dims: tuple[str, ...] = (xdim, "energy_loss", ydim)
+    else:
+        nx, channels = lazy.shape
+        (_, xdim), coords = spatial_axes({"BinaryResult": calibration.get("BinaryResult") or {}}, 1, nx)
+        coords = {xdim: coords[xdim]}
+        dims = (xdim, "energy_loss")
+    coords["energy_loss"] = eels_axis(acquisition, channels)
+    attrs = _attrs(item, name, source)
+    data = acquisition.get("Data") if isinstance(acquisition.get("Data"), dict) else {}
+    exposure = meta_.number(data.get("exposureTime"))
+    attrs["metadata"] = {**attrs["metadata"], "signal": "EELS"}
+    if exposure:
+        attrs["metadata"]["exposure_time"] = {"value": exposure, "units": "s"}
+    da = model.from_array(
+        lazy,
+        dims,
+        coords=coords,
+        quantity="Electron counts",
+        units="counts",
+        data_type="SPECTRAL_IMAGE" if len(dims) == 3 else "LINE_PLOT_FAMILY",
+        modality="EELS",
+        **attrs,
+    )
+    return _with_chunks(da, dims, item.chunks)

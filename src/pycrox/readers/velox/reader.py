@@ -26,7 +26,7 @@ from xarray.backends.locks import HDF5_LOCK
 from pycrox._hdf5 import H5_ERRORS, open_file_manager, probe
 from pycrox.errors import FormatError, PycroxError
 from pycrox.readers.velox import _meta as meta_
-from pycrox.readers.velox._signals import VeloxItem, cube_signal, image_signal, spectrum_signal
+from pycrox.readers.velox._signals import VeloxItem, cube_signal, eels_signal, image_signal, spectrum_signal
 from pycrox.readers.velox._spectrum import cube_dtype
 
 __all__ = ["guess_can_open", "read_tree"]
@@ -37,6 +37,7 @@ _BUILDERS: dict[str, Callable[..., xr.DataArray]] = {
     "Image": image_signal,
     "Spectrum": spectrum_signal,
     "SpectrumStream": cube_signal,
+    "EelsSpectrumImage": eels_signal,
 }
 
 
@@ -119,6 +120,7 @@ def _plan(h5: h5py.File, name: str) -> tuple[dict[str, Any], list[VeloxItem]]:
     images = [_image_item(h5, path, titles, name) for path in _signal_groups(h5, "Image", name)]
     spectra = [_spectrum_item(h5, path, name) for path in _signal_groups(h5, "Spectrum", name)]
     cubes = _cube_items(h5, images, name)
+    eels = [_eels_item(h5, path, images, name) for path in _signal_groups(h5, "EelsSpectrumImage", name)]
     version = file_meta.get("Version") if isinstance(file_meta.get("Version"), dict) else {}
     info = file_meta.get("Info") if isinstance(file_meta.get("Info"), dict) else {}
     root = {
@@ -126,7 +128,7 @@ def _plan(h5: h5py.File, name: str) -> tuple[dict[str, Any], list[VeloxItem]]:
         "application_version": str(info.get("applicationVersion", "")),
         "original_metadata": file_meta,
     }
-    return root, [*images, *spectra, *cubes]
+    return root, [*images, *spectra, *cubes, *eels]
 
 
 def _signal_groups(h5: h5py.File, kind: str, name: str) -> list[str]:
@@ -168,6 +170,50 @@ def _spectrum_item(h5: h5py.File, path: str, name: str) -> VeloxItem:
     detector = (meta.get("BinaryResult") or {}).get("Detector")
     title = f"EDS {detector}" if detector else "EDS"
     return VeloxItem("Spectrum", path, title, meta, detector, chunks=h5[path]["Data"].chunks)
+
+
+def _eels_item(h5: h5py.File, path: str, images: list[VeloxItem], name: str) -> VeloxItem:
+    """An EELS spectrum image: its metadata, energy calibration and the scan's pixel calibration."""
+    group, dset = h5[path], h5[path]["Data"]
+    if dset.ndim not in (2, 3):
+        raise FormatError(
+            name, f"EELS data has shape {dset.shape}; expected (x, energy_loss, y)", where=dset.name
+        )
+    meta = meta_.read_frame_metadata(group, name)[0]
+    acquisition = meta_.read_frame_metadata(group, name, "AcquisitionMetadata")
+    detector = (meta.get("BinaryResult") or {}).get("Detector")
+    original: dict[str, Any] = {"AcquisitionMetadata": acquisition}
+    if "Info" in group:
+        original["Info"] = meta_.json_value(group["Info"], name)
+    calibration = _scan_calibration(h5, dset.shape[0], dset.shape[2] if dset.ndim == 3 else 1, images, name)
+    if calibration:
+        original["SpatialCalibration"] = calibration
+    return VeloxItem(
+        "EelsSpectrumImage",
+        path,
+        "EELS",
+        meta,
+        detector,
+        original,
+        shape=dset.shape,
+        dtype=dset.dtype,
+        chunks=dset.chunks,
+    )
+
+
+def _scan_calibration(h5: h5py.File, nx: int, ny: int, images: list[VeloxItem], name: str) -> dict[str, Any]:
+    """The ``BinaryResult`` with a pixel size of the spectrum image, else of an image of the scan's size."""
+    group = h5.get("Data/SpectrumImage")
+    for child in group.values() if isinstance(group, h5py.Group) else []:
+        if isinstance(child, h5py.Group):
+            result = meta_.read_frame_metadata(child, name)[0].get("BinaryResult") or {}
+            if result.get("PixelSize"):
+                return {"from": child.name, "BinaryResult": result}
+    for image in images:
+        result = image.meta.get("BinaryResult") or {}
+        if image.shape[:2] == (ny, nx) and result.get("PixelSize"):
+            return {"from": image.path, "BinaryResult": result}
+    return {}
 
 
 def _cube_items(h5: h5py.File, images: list[VeloxItem], name: str) -> list[VeloxItem]:

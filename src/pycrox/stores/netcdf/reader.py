@@ -30,5 +30,5 @@ def guess_can_open(source: Source) -> bool:
 def read_tree(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
     """Read a pycrox netCDF file as a tree, and the kind of object it holds."""
     return _tree.read(
-        source.path or source.url or source.fileobj, source.name, engine="h5netcdf", chunks=chunks
+        source.target, source.name, engine="h5netcdf", chunks=chunks
     )

@@ -45,7 +45,7 @@ def read_tree(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
     if source.url is not None:
         kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
     return _tree.read(
-        source.path or source.url or source.fileobj, source.name, engine="zarr", chunks=chunks, **kwargs
+        source.target, source.name, engine="zarr", chunks=chunks, **kwargs
     )
 
 
