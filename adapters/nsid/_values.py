@@ -21,9 +21,9 @@ import h5py
 import numpy as np
 
 from pycrox._encoding import decode_json, encode_json
+from pycrox._kinds import attr_difference
 from pycrox.adapters.nsid.mapping import SIDECAR_ATTR, is_attr_name, is_link_name
 from pycrox.errors import ModelError
-from pycrox.testing.assertions import assert_attrs_equal
 
 __all__ = [
     "SKIP",
@@ -200,11 +200,7 @@ def read_dict_group(group: h5py.Group, source: str = "") -> dict[str, Any]:
 
 
 def _same(actual: Any, expected: Any) -> bool:
-    try:
-        assert_attrs_equal(actual, expected)
-    except AssertionError:
-        return False
-    return True
+    return attr_difference(actual, expected) is None
 
 
 def attr_diff(original: Mapping, decoded: Mapping, path: tuple = ()) -> dict[str, list]:

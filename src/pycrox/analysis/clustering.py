@@ -205,14 +205,8 @@ def _label_block(rows: np.ndarray, centers: np.ndarray, rank: np.ndarray) -> np.
 def _seed(sample: np.ndarray, k: int, rng: np.random.Generator, threshold: float) -> np.ndarray:
     """Best of N_INIT k-means++ + Lloyd runs on the sample (lowest inertia)."""
     norms = np.einsum("ij,ij->i", sample, sample)
-    best: tuple[float, np.ndarray] | None = None
-    for _ in range(N_INIT):
-        start = _kmeans_plus_plus(sample, norms, k, rng)
-        centers, inertia = _sample_lloyd(sample, norms, start, threshold)
-        if best is None or inertia < best[0]:
-            best = (inertia, centers)
-    assert best is not None
-    return best[1]
+    runs = [_sample_lloyd(sample, norms, _kmeans_plus_plus(sample, norms, k, rng), threshold) for _ in range(N_INIT)]
+    return min(runs, key=lambda run: run[1])[0]
 
 
 def _kmeans_plus_plus(sample: np.ndarray, norms: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

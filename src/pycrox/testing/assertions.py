@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import dask
-import numpy as np
 import xarray as xr
+
+from pycrox._kinds import attr_difference
 
 __all__ = ["assert_attrs_equal", "assert_lossless", "raise_if_dask_computes"]
 
 
-def _kind(value: Any) -> str:
-    """The kind a value counts as: numpy scalars as the Python kind they hold, sequences alike."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, complex):
-        return "complex"
-    if isinstance(value, str):
-        return "str"
-    if isinstance(value, bytes):
-        return "bytes"
-    if isinstance(value, Mapping):
-        return "dict"
-    if isinstance(value, list | tuple) or (isinstance(value, np.ndarray) and value.ndim <= 1):
-        return "sequence"
-    if isinstance(value, np.ndarray):
-        return f"ndarray{value.ndim}"
-    return type(value).__name__
-
-
-def _same_number(a: Any, b: Any) -> bool:
-    a, b = (v.item() if isinstance(v, np.generic) else v for v in (a, b))
-    if isinstance(a, float | complex) and isinstance(b, float | complex):
-        pairs = [(complex(a).real, complex(b).real), (complex(a).imag, complex(b).imag)]
-        return all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in pairs)
-    return a == b
+def _check(condition: bool, message: str) -> None:
+    """Raise `AssertionError` with `message` unless `condition` (works under ``python -O`` too)."""
+    if not condition:
+        raise AssertionError(message)
 
 
 def assert_attrs_equal(actual: Any, expected: Any, path: str = "attrs") -> None:
@@ -55,41 +26,21 @@ def assert_attrs_equal(actual: Any, expected: Any, path: str = "attrs") -> None:
     Raises
     ------
     AssertionError
-        Naming the first path where they differ.
+        Naming the first path where they differ (see `pycrox._kinds.attr_difference`).
     """
-    ka, ke = _kind(actual), _kind(expected)
-    assert ka == ke, f"{path}: kind {ka} ({actual!r}) != {ke} ({expected!r})"
-    if ka == "dict":
-        assert set(map(str, actual)) == set(map(str, expected)), (
-            f"{path}: keys {sorted(map(str, actual))} != {sorted(map(str, expected))}"
-        )
-        by_key = {str(k): v for k, v in actual.items()}
-        for key, value in expected.items():
-            assert_attrs_equal(by_key[str(key)], value, f"{path}[{key!r}]")
-    elif ka == "sequence" or ka.startswith("ndarray"):
-        a_list = list(np.asarray(actual, dtype=object).reshape(-1)) if ka != "sequence" or isinstance(
-            actual, np.ndarray) else list(actual)
-        e_list = list(np.asarray(expected, dtype=object).reshape(-1)) if ke != "sequence" or isinstance(
-            expected, np.ndarray) else list(expected)
-        if ka.startswith("ndarray"):
-            assert np.shape(actual) == np.shape(expected), f"{path}: shape {np.shape(actual)} != {np.shape(expected)}"
-        assert len(a_list) == len(e_list), f"{path}: length {len(a_list)} != {len(e_list)}"
-        for i, (a, e) in enumerate(zip(a_list, e_list, strict=True)):
-            assert_attrs_equal(a, e, f"{path}[{i}]")
-    elif ka in ("float", "complex"):
-        assert _same_number(actual, expected), f"{path}: {actual!r} != {expected!r}"
-    else:
-        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
+    difference = attr_difference(actual, expected, path)
+    _check(difference is None, str(difference))
 
 
 def _assert_variable(actual: xr.Variable, expected: xr.Variable, where: str) -> None:
-    assert actual.dtype == expected.dtype, f"{where}: dtype {actual.dtype} != {expected.dtype}"
+    _check(actual.dtype == expected.dtype, f"{where}: dtype {actual.dtype} != {expected.dtype}")
     assert_attrs_equal(dict(actual.attrs), dict(expected.attrs), f"{where}.attrs")
 
 
 def _assert_dataset(actual: xr.Dataset, expected: xr.Dataset, where: str) -> None:
-    assert set(actual.variables) == set(expected.variables), (
-        f"{where}: variables {sorted(map(str, actual.variables))} != {sorted(map(str, expected.variables))}"
+    _check(
+        set(actual.variables) == set(expected.variables),
+        f"{where}: variables {sorted(map(str, actual.variables))} != {sorted(map(str, expected.variables))}",
     )
     for name in expected.variables:
         _assert_variable(actual.variables[name], expected.variables[name], f"{where}[{name!r}]")
@@ -111,10 +62,16 @@ def assert_lossless(
     AssertionError
         Naming the first difference.
     """
-    assert type(actual) is type(expected), f"type {type(actual).__name__} != {type(expected).__name__}"
+    _check(type(actual) is type(expected), f"type {type(actual).__name__} != {type(expected).__name__}")
     # xarray compares attrs with ==, which fails on nested arrays: compare structure without attrs,
     # then every attr with its kind below
-    xr.testing.assert_identical(_without_attrs(actual), _without_attrs(expected))
+    bare_actual, bare_expected = _without_attrs(actual), _without_attrs(expected)
+    if not bare_actual.identical(bare_expected):
+        try:  # xarray's message names the difference (its own asserts are stripped under -O)
+            xr.testing.assert_identical(bare_actual, bare_expected)
+        except AssertionError as exc:
+            raise AssertionError(str(exc)) from None
+        raise AssertionError(f"not identical:\n{bare_actual}\n!=\n{bare_expected}")
     if isinstance(expected, xr.DataTree):
         for node in expected.subtree:
             other = actual[node.path] if node.path != "/" else actual
