@@ -260,6 +260,12 @@ def _finish_attrs(attrs: dict, layout: dict, document: dict) -> dict:
     return out
 
 
+def _renamed_dim(variable: xr.Variable, old: str, new: str) -> xr.Variable:
+    """`variable` with its dim `old` called `new` (xarray.Variable has no ``rename``)."""
+    dims = tuple(new if d == old else d for d in variable.dims)
+    return variable if dims == variable.dims else xr.Variable(dims, variable.data, variable.attrs, variable.encoding)
+
+
 def _apply_document(
     dims: list[str], coords: dict[str, xr.Variable], document: dict, source: str, where: str
 ) -> tuple[list[str], dict[str, xr.Variable]]:
@@ -269,9 +275,7 @@ def _apply_document(
         if renamed and mapping.POSITION_DIM in dims:
             dims = [renamed if d == mapping.POSITION_DIM else d for d in dims]
             coords = {
-                (renamed if k == mapping.POSITION_DIM else k): v.rename({mapping.POSITION_DIM: renamed})
-                if mapping.POSITION_DIM in v.dims
-                else v
+                (renamed if k == mapping.POSITION_DIM else k): _renamed_dim(v, mapping.POSITION_DIM, renamed)
                 for k, v in coords.items()
             }
         for name, entry in document.get("coords", {}).items():

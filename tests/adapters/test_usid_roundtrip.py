@@ -148,3 +148,27 @@ def test_rewritten_corpus_reads_back_identically(shared_data, tmp_path):
         source = shared_data / "usid" / name
         pycrox.to_usid(pycrox.open_tree(source), tmp_path / name)
         assert_lossless(pycrox.open_tree(tmp_path / name).load(), pycrox.open_tree(source).load())
+
+
+def test_scattered_positions_under_another_dim_name_read_back(tmp_path):
+    # regression: the reader renamed the scattered dim with xr.Variable.rename, which does not exist
+    n = 5
+    da = pycrox.from_array(
+        np.arange(n * 4, dtype="float32").reshape(n, 4),
+        dims=("spot", "energy"),
+        name="spectra",
+        coords={
+            "spot": {"values": np.arange(n), "units": "", "quantity": "Position", "dimension_type": "POINT_CLOUD"},
+            "energy": {"values": np.linspace(1.0, 4.0, 4), "units": "eV"},
+        },
+    )
+    da = da.assign_coords(
+        x=("spot", np.array([0.0, 1.5, 3.0, 0.5, 2.0]), {"units": "nm", "quantity": "Length"}),
+        y=("spot", np.array([0.0, 0.0, 1.0, 2.0, 2.5]), {"units": "nm", "quantity": "Length"}),
+    )
+    path = tmp_path / "scattered.h5"
+    pycrox.to_usid(da, path)
+    back = pycrox.open(path).load()
+    assert back.dims == ("spot", "energy")
+    np.testing.assert_array_equal(back["x"].values, da["x"].values)
+    pycrox.testing.assert_lossless(back, da)
