@@ -81,3 +81,14 @@ def test_fit_door_passes_every_keyword(spectral_image):
     door = spectral_image.pycro.fit("gaussian_offset", dim="energy", bounds=bounds, guess="kmeans")
     same(door, fitting.fit(spectral_image, "gaussian_offset", "energy", bounds=bounds, guess="kmeans"))
     assert float(door.sigma.max()) <= 0.5
+
+
+def test_fit_door_passes_the_trust_keywords(spectral_image):
+    def packed(x, *p):
+        return p[0] * np.exp(-0.5 * ((x - p[1]) / p[2]) ** 2) + p[3]
+
+    kwargs = {"n_params": 4, "p0": [2.0, 5.0, 0.8, 0.3], "min_r2": 0.5}
+    door = spectral_image.pycro.fit(packed, **kwargs)
+    same(door, fitting.fit(spectral_image, packed, **kwargs))
+    assert bool(door.converged.all())
+    assert float(door.c1.min()) > 2.5

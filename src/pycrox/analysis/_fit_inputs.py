@@ -7,7 +7,7 @@ Each helper turns one keyword into what the solver needs, or raises `FitError` (
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +18,21 @@ from pycrox.analysis._dims import resolve_dims
 from pycrox.analysis.models import FitError, FitWarning, Model, from_function, get
 from pycrox.errors import DimensionError
 
-__all__ = ["bounds_of", "check_broadcasting", "describe", "fit_dim", "grid", "resolve_model", "starts"]
+__all__ = [
+    "bounds_of",
+    "check_broadcasting",
+    "check_names",
+    "describe",
+    "fit_dim",
+    "grid",
+    "parameter_names",
+    "r2_threshold",
+    "resolve_model",
+    "starts",
+]
+
+#: result variables a parameter must not be called
+RESERVED = ("r2", "converged", "fit")
 
 
 def fit_dim(da: xr.DataArray, dim: Hashable | None) -> Hashable:
@@ -37,14 +51,76 @@ def grid(da: xr.DataArray, axis: Hashable) -> np.ndarray:
     return values.astype(np.float64)
 
 
-def resolve_model(model: Any) -> Model:
+def resolve_model(model: Any, params: Sequence[str] | None = None, n_params: int | None = None) -> Model:
+    names = parameter_names(params, n_params)
+    if names is not None and (isinstance(model, (Model, str)) or not callable(model)):
+        raise FitError(
+            "fit: params= and n_params= name the parameters of a function model f(x, *p); "
+            f"model {getattr(model, 'name', model)!r} names its own"
+        )
     if isinstance(model, Model):
-        return model
-    if isinstance(model, str):
-        return get(model)
-    if callable(model):
-        return from_function(model)
-    raise FitError(f"fit: model must be a built-in name, a pycrox Model or a function, not {model!r}")
+        spec = model
+    elif isinstance(model, str):
+        spec = get(model)
+    elif callable(model):
+        spec = from_function(model, names)
+    else:
+        raise FitError(f"fit: model must be a built-in name, a pycrox Model or a function, not {model!r}")
+    clash = [p for p in spec.params if p in RESERVED or p.endswith("_error")]
+    if clash:
+        raise FitError(
+            f"fit: parameter names {clash} clash with the result variables {list(RESERVED)} and "
+            "'<name>_error'; rename them (params=...)"
+        )
+    return spec
+
+
+def check_names(spec: Model, da: xr.DataArray, axis: Hashable, curve: bool) -> None:
+    """FitError if a parameter name is also a coordinate or dim the result keeps."""
+    kept = {name for name, coord in da.coords.items() if axis not in coord.dims or curve}
+    kept |= {d for d in da.dims if d != axis or curve}
+    clash = [p for p in spec.params if p in kept]
+    if clash:
+        raise FitError(
+            f"fit: parameter names {clash} are also coordinates or dims of the result"
+            f"{' (return_curve keeps ' + repr(axis) + ')' if curve and axis in clash else ''}; "
+            "rename the parameters with params=(...)"
+        )
+
+
+def parameter_names(params: Sequence[str] | None, n_params: int | None) -> tuple[str, ...] | None:
+    """Parameter names from ``params=`` or ``n_params=`` (``c0``, ``c1``, ...), or None."""
+    if params is not None and n_params is not None:
+        raise FitError("fit: give params= (names) or n_params= (a count), not both")
+    if n_params is not None:
+        if isinstance(n_params, bool) or not isinstance(n_params, int | np.integer) or n_params < 1:
+            raise FitError(f"fit: n_params must be a positive integer, not {n_params!r}")
+        return tuple(f"c{k}" for k in range(int(n_params)))
+    if params is None:
+        return None
+    if isinstance(params, str):
+        raise FitError(f"fit: params must be a sequence of names, e.g. ('a', 'b'), not the string {params!r}")
+    names = tuple(params)
+    if not names or not all(isinstance(n, str) and n.isidentifier() for n in names):
+        raise FitError(f"fit: params must be non-empty Python identifiers, got {list(names)}")
+    if len(set(names)) != len(names):
+        raise FitError(f"fit: params must be distinct, got {list(names)}")
+    return names
+
+
+def r2_threshold(min_r2: Any) -> float | None:
+    """`min_r2` as a float (None stays None)."""
+    if min_r2 is None:
+        return None
+    try:
+        value = float(min_r2)
+    except (TypeError, ValueError):
+        raise FitError(
+            f"fit: min_r2 must be a number (an R² threshold such as 0.9), not {min_r2!r}"
+        ) from None
+    if np.isnan(value):
+        raise FitError("fit: min_r2 must be a number, not NaN")
+    return value
 
 
 def _vector(values: Any, params: tuple[str, ...], what: str) -> np.ndarray:
@@ -126,20 +202,26 @@ def _per_pixel_start(p0: Mapping[str, Any], params: tuple[str, ...]) -> xr.DataA
     return xr.concat(xr.broadcast(*columns), dim="parameter").transpose(..., "parameter").astype(np.float64)
 
 
-def check_broadcasting(spec: Model, x: np.ndarray, constant: np.ndarray | None) -> Model:
-    """`spec` if it broadcasts over pixels; else a per-pixel version (FitWarning); FitError if broken."""
+def check_broadcasting(spec: Model, x: np.ndarray, constant: np.ndarray | None) -> tuple[Model, bool]:
+    """The model to fit and whether it returns complex values.
+
+    `spec` itself if it broadcasts over pixels; else a per-pixel version (with a FitWarning);
+    FitError if it raises or returns the wrong shape.
+    """
     probe = np.ones(len(spec.params)) if constant is None else constant
     columns = [np.full((2, 1), v, x.dtype) for v in probe]
     try:
         with np.errstate(all="ignore"):
-            shape = np.shape(spec.function(x, *columns))
+            value = spec.function(x, *columns)
+        shape: Any = np.shape(value)
     except Exception as exc:  # noqa: BLE001 - any failure means "does not broadcast"
         shape = f"{type(exc).__name__}: {exc}"
     if shape == (2, x.size):
-        return spec
+        return spec, bool(np.iscomplexobj(value))
     try:
         with np.errstate(all="ignore"):
-            single = np.shape(spec.function(x, *[float(v) for v in probe]))
+            value = spec.function(x, *[float(v) for v in probe])
+        single = np.shape(value)
     except Exception as exc:
         raise FitError(
             f"fit: model {spec.name} raised {type(exc).__name__}: {exc} when called as "
@@ -157,7 +239,7 @@ def check_broadcasting(spec: Model, x: np.ndarray, constant: np.ndarray | None) 
         FitWarning,
         stacklevel=3,
     )
-    return replace(spec, function=_pixel_by_pixel(spec.function))
+    return replace(spec, function=_pixel_by_pixel(spec.function)), bool(np.iscomplexobj(value))
 
 
 def _pixel_by_pixel(function: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:

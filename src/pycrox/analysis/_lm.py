@@ -6,22 +6,40 @@ normal equations with row-wise dot products, solves them with one batched
 `numpy.linalg.solve`, and accepts or rejects each row's step on its own. Damping follows Nielsen's
 rule (H. B. Nielsen, "Damping parameter in Marquardt's method", IMM-REP-1999-05), starting at
 1 (Marquardt-scaled), which keeps poor starting values from being thrown far away. Rows that
-converge leave the active set, so late iterations cost little. Parameters are float64; the model and
-the residuals use the data's float type (float32 stays float32).
+converge leave the active set, so late iterations cost little.
+
+The solver is invariant to the scale of every parameter: as MINPACK's ``lmder`` does, each
+Jacobian column is scaled by the running maximum of its norm, and the damped normal equations
+are solved for the scaled step (a parameter of size 1e11 next to one of size 2 is as well
+conditioned as two of size 1). Complex models work on the real view of their values (real and
+imaginary parts stacked as interleaved real residuals). Parameters are float64; the model and
+the residuals use the problem's float type.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from pycrox.analysis.models import FitError
 
-__all__ = ["CONVERGED", "FAILED", "MAX_ITER", "Problem", "covariance", "solve"]
+__all__ = [
+    "CONVERGED",
+    "FAILED",
+    "MAX_ITER",
+    "Problem",
+    "covariance",
+    "errors_from_normal",
+    "solve",
+    "solve_normal",
+]
 
 CONVERGED, MAX_ITER, FAILED = 0, 1, 2
+#: damping of the (nearly) undamped Gauss-Newton step used by the convergence test
+_RIDGE = 1e-12
 
 Array = np.ndarray
 
@@ -42,6 +60,9 @@ class Problem:
         ``(P,)`` typical parameter magnitudes (finite-difference steps for parameters near 0).
     name : str
         For messages.
+    complex_values : bool
+        The model (or the data) is complex: values are handed to the solver as their real view,
+        ``(batch, 2 n)`` with real and imaginary parts interleaved.
     """
 
     x: Array
@@ -49,11 +70,28 @@ class Problem:
     jacobian: Callable[..., tuple[Array, list[Array]]] | None
     scale: Array
     name: str = "model"
+    complex_values: bool = False
 
     @property
     def dtype(self) -> np.dtype:
-        """The working float type."""
+        """The working (real) float type."""
         return self.x.dtype
+
+    @property
+    def complex_dtype(self) -> np.dtype:
+        """The complex type matching `dtype`."""
+        return np.result_type(self.dtype, np.complex64)
+
+    @property
+    def size(self) -> int:
+        """Real residuals per row: ``n``, or ``2 n`` for a complex problem."""
+        return self.x.size * (2 if self.complex_values else 1)
+
+    def with_dtype(self, dtype: np.dtype) -> Problem:
+        """The same problem evaluated in another float type."""
+        return Problem(
+            self.x.astype(dtype), self.function, self.jacobian, self.scale, self.name, self.complex_values
+        )
 
     def _columns(self, p: Array) -> list[Array]:
         work = p.astype(self.dtype)
@@ -66,26 +104,47 @@ class Problem:
         except Exception as exc:
             raise FitError(f"fit: model {self.name} raised {type(exc).__name__}: {exc}") from exc
 
-    def _checked(self, value: object, rows: int) -> Array:
+    def _real(self, value: object, rows: int) -> Array:
+        """``(rows, n)`` model output as the solver's real array (the real view if complex)."""
         out = np.asarray(value)
         if out.shape != (rows, self.x.size):
+            try:
+                out = np.broadcast_to(out, (rows, self.x.size))
+            except ValueError:
+                raise FitError(
+                    f"fit: model {self.name} returned shape {out.shape} for {rows} parameter rows and "
+                    f"{self.x.size} x values; expected {(rows, self.x.size)}"
+                ) from None
+        if self.complex_values:
+            return np.ascontiguousarray(out, dtype=self.complex_dtype).view(self.dtype)
+        if np.iscomplexobj(out):
             raise FitError(
-                f"fit: model {self.name} returned shape {out.shape} for {rows} parameter rows and "
-                f"{self.x.size} x values; expected {(rows, self.x.size)}"
+                f"fit: model {self.name} returned complex values for real data; fit complex data, "
+                "or return a real model"
             )
         return out.astype(self.dtype, copy=False)
 
+    def _checked(self, value: object, rows: int) -> Array:
+        shape = np.asarray(value).shape
+        if shape != (rows, self.x.size):
+            raise FitError(
+                f"fit: model {self.name} returned shape {shape} for {rows} parameter rows and "
+                f"{self.x.size} x values; expected {(rows, self.x.size)}"
+            )
+        return self._real(value, rows)
+
     def values(self, p: Array) -> Array:
-        """Model values ``(batch, n)`` at float64 parameters ``p`` ``(batch, P)``."""
+        """Model values ``(batch, size)`` at float64 parameters ``p`` ``(batch, P)``."""
         return self._checked(self._call(self.function, self._columns(p)), p.shape[0])
 
     def values_and_jacobian(self, p: Array) -> tuple[Array, list[Array]]:
-        """Model values and the list of P partial derivatives, each ``(batch, n)``."""
+        """Model values and the list of P partial derivatives, each ``(batch, size)``."""
         if self.jacobian is None:
             value = self.values(p)
             return value, self.differences(p, value)
-        value, parts = self._call(self.jacobian, self._columns(p))  # type: ignore[misc]
-        return self._checked(value, p.shape[0]), [np.asarray(d, self.dtype) for d in parts]
+        joint, parts = cast(tuple[object, list[Array]], self._call(self.jacobian, self._columns(p)))
+        rows = p.shape[0]
+        return self._checked(joint, rows), [self._real(d, rows) for d in parts]
 
     def differences(self, p: Array, value: Array) -> list[Array]:
         """Forward-difference Jacobian: all P perturbed parameter sets in one model call."""
@@ -104,7 +163,7 @@ class Problem:
 
 
 def _sum_squares(r: Array) -> Array:
-    return np.einsum("ij,ij->i", r, r).astype(np.float64)
+    return np.einsum("ij,ij->i", r, r, dtype=np.float64)
 
 
 def _normal_equations(jac: list[Array], r: Array) -> tuple[Array, Array]:
@@ -118,35 +177,53 @@ def _normal_equations(jac: list[Array], r: Array) -> tuple[Array, Array]:
     return a, g
 
 
-def _damped_step(a: Array, g: Array, damping: Array, fixed: Array | None = None) -> tuple[Array, Array]:
-    """Marquardt step ``-(A + damping * diag(A))^-1 g`` and the cost reduction it predicts.
+def _column_norms(a: Array) -> Array:
+    """``sqrt(diag(A))`` per row: the norms of the Jacobian columns."""
+    return np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 0.0))
 
-    Parameters marked in `fixed` (``(batch, P)`` bool: held at a bound) get a zero step.
+
+def _damped_step(
+    a: Array, g: Array, damping: Array, norms: Array, fixed: Array | None = None
+) -> tuple[Array, Array]:
+    """Scaled Marquardt step ``-(A + damping * D^2)^-1 g`` and the cost reduction it predicts.
+
+    ``D`` (`norms`, ``(batch, P)``) scales every parameter by its Jacobian column norm, so the
+    system solved, ``(D^-1 A D^-1 + damping I) (D step) = -D^-1 g``, has a unit diagonal
+    whatever the parameters' magnitudes. Parameters marked in `fixed` (``(batch, P)`` bool: held
+    at a bound) get a zero step.
     """
+    count = a.shape[1]
+    inverse = 1 / norms
+    scaled_a = a * inverse[:, :, None] * inverse[:, None, :]
+    scaled_g = g * inverse
     if fixed is not None and fixed.any():
         free = ~fixed
-        a = np.where(free[:, :, None] & free[:, None, :], a, 0) + np.eye(a.shape[1]) * fixed[:, :, None]
-        g = np.where(free, g, 0)
-    diagonal = np.diagonal(a, axis1=1, axis2=2)
-    floor = 1e-12 * diagonal.max(axis=1, keepdims=True) + 1e-300
-    scaled = damping[:, None] * np.maximum(diagonal, floor)
-    augmented = a + np.eye(a.shape[1]) * scaled[:, :, None]
+        scaled_a = (
+            np.where(free[:, :, None] & free[:, None, :], scaled_a, 0) + np.eye(count) * fixed[:, :, None]
+        )
+        scaled_g = np.where(free, scaled_g, 0)
+    augmented = scaled_a + np.eye(count) * damping[:, None, None]
     try:
-        step = -np.linalg.solve(augmented, g[..., None])[..., 0]
+        scaled_step = -np.linalg.solve(augmented, scaled_g[..., None])[..., 0]
     except np.linalg.LinAlgError:
-        step = -(np.linalg.pinv(augmented, hermitian=True) @ g[..., None])[..., 0]
-    return step, ((scaled * step - g) * step).sum(axis=1)
+        scaled_step = -(np.linalg.pinv(augmented, hermitian=True) @ scaled_g[..., None])[..., 0]
+    predicted = (damping[:, None] * scaled_step * scaled_step - scaled_g * scaled_step).sum(axis=1)
+    return scaled_step * inverse, predicted
 
 
 @dataclass
 class _Active:
-    """Arrays of the rows still iterating (compacted as rows finish)."""
+    """Arrays of the rows still iterating (compacted as rows finish).
+
+    Only the normal equations (``A = J^T J``, ``g = J^T r``) of the current point are kept, not
+    the Jacobian: compacting and accepting move P x P numbers per row instead of P x n.
+    """
 
     rows: Array
     p: Array
     y: Array
-    r: Array
-    jac: list[Array]
+    a: Array
+    g: Array
     cost: Array
     damping: Array
     growth: Array
@@ -156,8 +233,8 @@ class _Active:
             self.rows[mask],
             self.p[mask],
             self.y[mask],
-            self.r[mask],
-            [j[mask] for j in self.jac],
+            self.a[mask],
+            self.g[mask],
             self.cost[mask],
             self.damping[mask],
             self.growth[mask],
@@ -182,6 +259,7 @@ def solve(
     max_iter: int = 200,
     ftol: float = 1.5e-8,
     xtol: float = 1.5e-8,
+    damping: float = 1.0,
 ) -> tuple[Array, Array, Array]:
     """Least-squares fit of every row of `y`, starting at `p0`, within ``[lower, upper]``.
 
@@ -190,7 +268,8 @@ def solve(
     problem : Problem
         Model, grid and Jacobian.
     y : numpy.ndarray
-        ``(batch, n)`` finite data in the working float type.
+        ``(batch, problem.size)`` finite data in the working float type (the real view of
+        complex data).
     p0 : numpy.ndarray
         ``(batch, P)`` float64 starting values (clipped into the bounds).
     lower, upper : numpy.ndarray
@@ -198,8 +277,16 @@ def solve(
     max_iter : int, optional
         Most iterations per row.
     ftol, xtol : float, optional
-        A row converges when an accepted step lowers its cost by less than `ftol` (relative),
-        or when its step is below ``xtol * (|p| + xtol)`` for every parameter.
+        A row converges when the Gauss-Newton step from its current parameters would lower
+        the cost by less than `ftol` (relative; the step is still taken if it lowers the cost,
+        as MINPACK's last step is), or is below ``xtol * (|p| + xtol)`` for every parameter.
+        Both measure the distance to the minimum (the normal equations are scaled), so a run
+        of small damped steps along a flat valley does not stop a row early. A row also
+        converges when a rejected step moves no parameter by more than that (no descent left
+        at this precision, as MINPACK's test on its trust region).
+    damping : float, optional
+        Starting damping (relative to the scaled diagonal); small values suit starts that are
+        already close to the minimum.
 
     Returns
     -------
@@ -208,10 +295,39 @@ def solve(
     cost : numpy.ndarray
         ``(batch,)`` sum of squared residuals.
     status : numpy.ndarray
-        ``(batch,)`` int8: CONVERGED, MAX_ITER or FAILED (non-finite model values at the start).
+        ``(batch,)`` int8: CONVERGED, MAX_ITER or FAILED (non-finite model values at the start,
+        or no step lowers the cost however strongly damped).
+    """
+    params, cost, status, _ = solve_normal(
+        problem, y, p0, lower, upper, max_iter=max_iter, ftol=ftol, xtol=xtol, damping=damping
+    )
+    return params, cost, status
+
+
+def solve_normal(
+    problem: Problem,
+    y: Array,
+    p0: Array,
+    lower: Array,
+    upper: Array,
+    *,
+    max_iter: int = 200,
+    ftol: float = 1.5e-8,
+    xtol: float = 1.5e-8,
+    damping: float = 1.0,
+    last_step: bool = True,
+) -> tuple[Array, Array, Array, Array]:
+    """`solve`, also returning the normal matrices ``J^T J`` ``(batch, P, P)`` at the result.
+
+    They give the standard errors without another model evaluation (`errors_from_normal`);
+    NaN for rows that failed at the start. ``last_step=False`` stops a row that passes the
+    `ftol` test where it is, without taking (and checking) the last Gauss-Newton step: for a
+    first pass in float32 that a float64 pass polishes.
     """
     params = np.clip(np.asarray(p0, np.float64), lower, upper)
+    count = params.shape[1]
     cost_out = np.full(y.shape[0], np.nan)
+    normal = np.full((y.shape[0], count, count), np.nan)
     status = np.full(y.shape[0], MAX_ITER, np.int8)
     joint = problem.jacobian is not None
     value, jac = problem.values_and_jacobian(params)
@@ -219,16 +335,34 @@ def solve(
     cost = _sum_squares(r)
     good = np.isfinite(cost) & np.isfinite(params).all(axis=1)
     status[~good] = FAILED
+    cost_out[~good] = cost[~good]
+    a, g = _normal_equations(jac, r)
     ones = np.ones(y.shape[0])
-    state = _Active(np.arange(y.shape[0]), params.copy(), y, r, jac, cost, ones, 2 * ones).keep(good)
+    state = _Active(np.arange(y.shape[0]), params.copy(), y, a, g, cost, damping * ones, 2 * ones).keep(good)
+    out = (params, cost_out, status, normal)
     for _ in range(max_iter):
         if state.rows.size == 0:
             break
-        a, g = _normal_equations(state.jac, state.r)
-        fixed = ((state.p <= lower) & (g > 0)) | ((state.p >= upper) & (g < 0))  # pushed against a bound
-        step, predicted = _damped_step(a, g, state.damping, fixed)
+        norms = _column_norms(state.a)
+        norms = np.where(np.isfinite(norms) & (norms > 0), norms, 1.0)
+        fixed = ((state.p <= lower) & (state.g > 0)) | ((state.p >= upper) & (state.g < 0))  # at a bound
+        # converged: the Gauss-Newton step from the current point is negligible, or removes less
+        # than ftol of the cost (then it is still taken below, if it lowers the cost). Both test
+        # the distance to the minimum, not the progress of the last (perhaps heavily damped)
+        # step, so a slow walk along a flat valley does not stop a row.
+        newton, reduction = _damped_step(state.a, state.g, np.full(state.rows.size, _RIDGE), norms, fixed)
+        small = (np.abs(newton) <= xtol * (np.abs(state.p) + xtol)).all(axis=1) | (state.cost == 0)
+        if not last_step:
+            small |= reduction <= ftol * state.cost
+        if small.any():
+            _finish(out, state, small, CONVERGED)
+            keep = ~small
+            state, norms, fixed, reduction = state.keep(keep), norms[keep], fixed[keep], reduction[keep]
+            if state.rows.size == 0:
+                break
+        final = reduction <= ftol * state.cost
+        step, predicted = _damped_step(state.a, state.g, np.where(final, _RIDGE, state.damping), norms, fixed)
         trial = np.clip(state.p + step, lower, upper)
-        small = (np.abs(trial - state.p) <= xtol * (np.abs(state.p) + xtol)).all(axis=1)
         if joint:
             value, trial_jac = problem.values_and_jacobian(trial)
         else:
@@ -236,23 +370,31 @@ def solve(
         trial_r = value - state.y
         trial_cost = _sum_squares(trial_r)
         ratio = (state.cost - trial_cost) / np.where(predicted > 0, predicted, np.inf)
-        better = (ratio > 1e-4) & (trial_cost < state.cost)
-        gain = np.where(
-            state.cost > 0, (state.cost - trial_cost) / np.where(state.cost > 0, state.cost, 1), 0
-        )
-        done = (better & (gain <= ftol)) | small | (state.cost == 0)
+        better = np.where(final, trial_cost <= state.cost, (ratio > 1e-4) & (trial_cost < state.cost))
+        # as MINPACK's xtol test on its trust region: a rejected step that no longer moves any
+        # parameter by more than xtol means no descent is left at this precision
+        final |= ~better & (np.abs(trial - state.p) <= xtol * (np.abs(state.p) + xtol)).all(axis=1)
         _accept(problem, state, better, trial, trial_r, trial_cost, trial_jac, value)
         state.adapt(better, ratio)
-        stuck = (state.damping > 1e16) & ~done
-        finished = done | stuck
-        if finished.any():
-            params[state.rows[finished]] = state.p[finished]
-            cost_out[state.rows[finished]] = state.cost[finished]
-            status[state.rows[finished]] = np.where(stuck[finished], FAILED, CONVERGED)
-            state = state.keep(~finished)
-    params[state.rows] = state.p
-    cost_out[state.rows] = state.cost
-    return params, cost_out, status
+        if final.any():
+            _finish(out, state, final, CONVERGED)
+            state = state.keep(~final)
+        stuck = state.damping > 1e16
+        if stuck.any():
+            _finish(out, state, stuck, FAILED)
+            state = state.keep(~stuck)
+    _finish(out, state, np.ones(state.rows.size, bool), MAX_ITER)
+    return out
+
+
+def _finish(out: tuple[Array, Array, Array, Array], state: _Active, rows: Array, code: int) -> None:
+    """Write the result of the active rows marked in `rows` into `out` (in place)."""
+    params, cost, status, normal = out
+    index = state.rows[rows]
+    params[index] = state.p[rows]
+    cost[index] = state.cost[rows]
+    status[index] = code
+    normal[index] = state.a[rows]
 
 
 def _accept(
@@ -269,34 +411,52 @@ def _accept(
     if not better.any():
         return
     if better.all():
-        state.p, state.r, state.cost = trial, trial_r, trial_cost
-        state.jac = trial_jac if trial_jac is not None else problem.differences(trial, value)
+        jac = trial_jac if trial_jac is not None else problem.differences(trial, value)
+        state.p, state.cost = trial, trial_cost
+        state.a, state.g = _normal_equations(jac, trial_r)
         return
+    if trial_jac is not None:
+        a, g = _normal_equations([j[better] for j in trial_jac], trial_r[better])
+    else:
+        a, g = _normal_equations(problem.differences(trial[better], value[better]), trial_r[better])
     state.p = np.where(better[:, None], trial, state.p)
     state.cost = np.where(better, trial_cost, state.cost)
-    state.r = np.where(better[:, None], trial_r, state.r)
-    if trial_jac is not None:
-        state.jac = [
-            np.where(better[:, None], new, old) for new, old in zip(trial_jac, state.jac, strict=True)
-        ]
-        return
-    fresh = problem.differences(trial[better], value[better])
-    jac = [np.array(old) for old in state.jac]
-    for old, new in zip(jac, fresh, strict=True):
-        old[better] = new
-    state.jac = jac
+    state.a = state.a.copy()
+    state.g = state.g.copy()
+    state.a[better] = a
+    state.g[better] = g
+
+
+def errors_from_normal(normal: Array, cost: Array, size: int) -> Array:
+    """Standard errors ``(batch, P)`` from normal matrices ``J^T J``, as `scipy.optimize.curve_fit`.
+
+    ``sqrt(diag(pinv(J^T J)) * cost / (size - P))`` (absolute_sigma=False). The matrix is
+    scaled to unit diagonal before its pseudo-inverse, so a parameter of size 1e11 beside one
+    of size 1 is not cut off as numerically singular.
+    """
+    count = normal.shape[1]
+    errors = np.full(normal.shape[:2], np.nan)
+    ok = np.isfinite(normal).all(axis=(1, 2)) & np.isfinite(cost)
+    if not ok.any():
+        return errors
+    a = normal[ok]
+    norms = _column_norms(a)
+    norms = np.where(norms > 0, norms, 1.0)
+    inverse = np.linalg.pinv(a / (norms[:, :, None] * norms[:, None, :]), hermitian=True)
+    dof = max(size - count, 1)
+    variance = np.diagonal(inverse, axis1=1, axis2=2) / norms**2 * (cost[ok] / dof)[:, None]
+    errors[ok] = np.sqrt(np.clip(variance, 0, None))
+    return errors
 
 
 def covariance(problem: Problem, y: Array, params: Array, cost: Array) -> Array:
-    """Standard errors ``(batch, P)`` as `scipy.optimize.curve_fit` gives them (absolute_sigma=False)."""
-    ok = np.isfinite(params).all(axis=1)
-    errors = np.full(params.shape, np.nan)
-    if not ok.any():
-        return errors
-    _, jac = problem.values_and_jacobian(params[ok])
-    a, _ = _normal_equations(jac, np.zeros((int(ok.sum()), y.shape[1]), problem.dtype))
-    inverse = np.linalg.pinv(a, hermitian=True)
-    dof = max(y.shape[1] - params.shape[1], 1)
-    variance = np.diagonal(inverse, axis1=1, axis2=2) * (cost[ok] / dof)[:, None]
-    errors[ok] = np.sqrt(np.clip(variance, 0, None))
-    return errors
+    """Standard errors ``(batch, P)`` as `scipy.optimize.curve_fit` gives them (absolute_sigma=False).
+
+    Evaluates the Jacobian at `params`; see `errors_from_normal`.
+    """
+    ok = np.isfinite(params).all(axis=1) & np.isfinite(cost)
+    normal = np.full((params.shape[0], params.shape[1], params.shape[1]), np.nan)
+    if ok.any():
+        _, jac = problem.values_and_jacobian(params[ok])
+        normal[ok], _ = _normal_equations(jac, np.zeros((int(ok.sum()), y.shape[1]), problem.dtype))
+    return errors_from_normal(normal, cost, y.shape[1])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "FitError",
     "FitWarning",
     "Model",
+    "Normalised",
     "exponential",
     "from_function",
     "gaussian",
@@ -50,6 +51,37 @@ class FitWarning(UserWarning):
 
 
 @dataclass(frozen=True)
+class Normalised:
+    """A model's own function on a normalised grid, and how its parameters map to the model's.
+
+    Fitting ``f(x_normalised, *q)`` with ``q = to_work(p)`` gives the same curves as
+    ``f(x, *p)``; the solver works on the normalised problem, where the Jacobian columns are
+    far less correlated (a power law on 380-450 eV divided by their geometric mean), and maps
+    back.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        ``(n,)`` normalised grid.
+    to_work, to_model : callable
+        ``(batch, P) -> (batch, P)`` model parameters to working parameters and back.
+    derivative : callable
+        ``(batch, P)`` model parameters -> ``(batch, P, P)`` ``d(work) / d(model)``, which turns
+        the working normal matrix ``A'`` into the model's, ``M^T A' M``.
+    signed : tuple of int
+        Parameters whose working value is the model value times a positive factor: their
+        bounds carry over when they are 0 or infinite (else the fit runs unnormalised). The
+        other parameters map to themselves.
+    """
+
+    x: Array
+    to_work: Callable[[Array], Array]
+    to_model: Callable[[Array], Array]
+    derivative: Callable[[Array], Array]
+    signed: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Model:
     """A fit model: a broadcasting function plus what pycrox knows about its parameters.
 
@@ -67,6 +99,9 @@ class Model:
         ``(x, y) -> (batch, len(params))`` starting values from data ``y`` of shape ``(batch, n)``.
     powers : mapping, optional
         ``{param: (power of x units, power of data units)}``; a parameter left out has no units.
+    normalise : callable, optional
+        ``normalise(x) -> Normalised or None``: the same model on a normalised grid, with the
+        map between its parameters and these (see `Normalised`); the solver works there.
     """
 
     name: str
@@ -75,6 +110,7 @@ class Model:
     jacobian: Callable[..., tuple[Array, list[Array]]] | None = None
     guess: Callable[[Array, Array], Array] | None = None
     powers: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    normalise: Callable[[Array], Normalised | None] | None = None
 
     def __call__(self, x: Array, *params: Any) -> Array:
         """Evaluate the model."""
@@ -321,6 +357,59 @@ def _powerlaw_guess(x: Array, y: Array) -> Array:
     return np.stack([np.exp(intercept), -slope], axis=1)
 
 
+def _exponential_normalised(x: Array) -> Normalised | None:
+    """``amplitude exp(-x / decay)`` on ``x - mean(x)``: amplitude at the middle of the grid."""
+    shift = float(np.mean(x))
+
+    def factor(p: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return np.exp(-shift / p[:, 1])
+
+    def to_work(p: Array) -> Array:
+        return np.stack([p[:, 0] * factor(p), p[:, 1]], axis=1)
+
+    def to_model(q: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return np.stack([q[:, 0] * np.exp(shift / q[:, 1]), q[:, 1]], axis=1)
+
+    def derivative(p: Array) -> Array:
+        out = np.zeros((p.shape[0], 2, 2))
+        with np.errstate(all="ignore"):
+            out[:, 0, 0] = factor(p)
+            out[:, 0, 1] = p[:, 0] * factor(p) * shift / p[:, 1] ** 2
+        out[:, 1, 1] = 1.0
+        return out
+
+    return Normalised(x - np.asarray(shift, x.dtype), to_work, to_model, derivative, signed=(0,))
+
+
+def _powerlaw_normalised(x: Array) -> Normalised | None:
+    """``amplitude x**-exponent`` on ``x / geometric_mean(x)``: amplitude at the middle of the grid."""
+    if not (np.all(x > 0) and np.all(np.isfinite(x))):
+        return None
+    log_scale = float(np.mean(np.log(x.astype(np.float64))))
+
+    def to_work(p: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return np.stack([p[:, 0] * np.exp(-p[:, 1] * log_scale), p[:, 1]], axis=1)
+
+    def to_model(q: Array) -> Array:
+        with np.errstate(all="ignore"):
+            return np.stack([q[:, 0] * np.exp(q[:, 1] * log_scale), q[:, 1]], axis=1)
+
+    def derivative(p: Array) -> Array:
+        out = np.zeros((p.shape[0], 2, 2))
+        with np.errstate(all="ignore"):
+            factor = np.exp(-p[:, 1] * log_scale)
+            out[:, 0, 0] = factor
+            out[:, 0, 1] = -p[:, 0] * factor * log_scale
+        out[:, 1, 1] = 1.0
+        return out
+
+    work = (x.astype(np.float64) / np.exp(log_scale)).astype(x.dtype)
+    return Normalised(work, to_work, to_model, derivative, signed=(0,))
+
+
 exponential = Model(
     "exponential",
     ("amplitude", "decay"),
@@ -328,6 +417,7 @@ exponential = Model(
     _exponential_jacobian,
     _exponential_guess,
     {"amplitude": (0, 1), "decay": (1, 0)},
+    _exponential_normalised,
 )
 powerlaw = Model(
     "powerlaw",
@@ -336,6 +426,7 @@ powerlaw = Model(
     _powerlaw_jacobian,
     _powerlaw_guess,
     {"exponent": (0, 0)},
+    _powerlaw_normalised,
 )
 
 #: built-in models by name (``polynomial<d>`` is built on demand)
@@ -376,28 +467,58 @@ def get(name: str) -> Model:
     return BUILTIN[key]
 
 
-def from_function(function: Callable[..., Array]) -> Model:
-    """A model from a Python function ``f(x, p1, p2, ...)``; parameter names from its signature.
+def from_function(function: Callable[..., Array], names: Sequence[str] | None = None) -> Model:
+    """A model from a Python function ``f(x, p1, p2, ...)`` or ``f(x, *p)``.
+
+    Parameters
+    ----------
+    function : callable
+        The model.
+    names : sequence of str, optional
+        Parameter names; required for ``f(x, *p)``. Without them the names come from the
+        signature.
 
     Raises
     ------
     FitError
-        If the signature has no parameter after `x`, or takes ``*args`` / ``**kwargs``.
+        If the signature has no parameter after `x`, takes ``*args`` / ``**kwargs`` without
+        `names`, or takes a different number of parameters than `names` gives.
     """
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError) as exc:
+        if names is not None:  # a ufunc or a C function: trust the names
+            return Model(_name(function), tuple(names), function)
         raise FitError(f"fit: cannot read the parameters of model {function!r}: {exc}") from None
+    if names is not None:
+        _check_count(function, signature, len(names))
+        return Model(_name(function), tuple(names), function)
     kinds = [p.kind for p in signature.parameters.values()]
     if inspect.Parameter.VAR_POSITIONAL in kinds or inspect.Parameter.VAR_KEYWORD in kinds:
         raise FitError(
             f"fit: model {_name(function)} takes *args or **kwargs; give its parameters names, "
-            "f(x, a, b, ...)"
+            "f(x, a, b, ...), or pass params=('a', 'b', ...) or n_params=N"
         )
     names = tuple(signature.parameters)[1:]
     if not names:
         raise FitError(f"fit: model {_name(function)} has no parameter after x; it must be f(x, p1, p2, ...)")
     return Model(_name(function), names, function)
+
+
+def _check_count(function: Callable[..., Array], signature: inspect.Signature, count: int) -> None:
+    """FitError unless `function` can take `x` and `count` positional parameters."""
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    variadic = any(p.kind == inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values())
+    required = sum(p.default is inspect.Parameter.empty for p in positional)
+    if count + 1 < required or (not variadic and count + 1 > len(positional)):
+        raise FitError(
+            f"fit: model {_name(function)} takes {len(positional) - 1} parameters after x"
+            f"{' (or more)' if variadic else ''} but {count} names were given"
+        )
 
 
 def _name(function: Any) -> str:
