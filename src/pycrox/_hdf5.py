@@ -27,6 +27,7 @@ __all__ = [
     "HDF5_MAGIC",
     "LazyH5Array",
     "attr_to_python",
+    "check_storage",
     "is_hdf5",
     "lazy_variable_data",
     "open_file_manager",
@@ -76,7 +77,7 @@ def probe(obj: Any, storage_options: dict | None, predicate: Callable[[h5py.Grou
     try:
         if not is_hdf5(obj, storage_options):
             return False
-        manager, _ = open_file_manager(obj, storage_options)
+        manager, _ = open_file_manager(obj, storage_options, check=False)
     except (PycroxError, *H5_ERRORS):
         return False
     try:
@@ -90,7 +91,45 @@ def probe(obj: Any, storage_options: dict | None, predicate: Callable[[h5py.Grou
             manager.close()
 
 
-def open_file_manager(obj: Any, storage_options: dict | None = None) -> tuple[Any, str]:
+def check_storage(h5: h5py.File, name: str) -> None:
+    """Refuse a file with datasets stored outside it (external raw storage or virtual datasets).
+
+    Such a dataset makes a reader read other files — any file the crafted one names, e.g. a
+    system password list — and `pycrox convert` would copy what it read into its output.
+
+    Raises
+    ------
+    FormatError
+        Naming the dataset and the file it points to.
+    """
+    found: list[tuple[str, str]] = []
+
+    def visit(path: str, item: Any) -> None:
+        if not isinstance(item, h5py.Dataset) or found:
+            return
+        plist = item.id.get_create_plist()
+        if plist.get_external_count() > 0:
+            target = plist.get_external(0)[0]
+            found.append((f"/{path}", f"external raw storage in {target.decode(errors='replace')!r}"))
+        elif item.is_virtual:
+            sources = item.virtual_sources()
+            target = sources[0].file_name if sources else "?"
+            found.append((f"/{path}", f"a virtual dataset mapping {target!r}"))
+
+    try:
+        h5.visititems(visit)
+    except H5_ERRORS as exc:
+        raise FormatError(name, f"damaged HDF5 structure ({type(exc).__name__}: {exc})") from exc
+    if found:
+        where, what = found[0]
+        raise FormatError(
+            name, f"the dataset uses {what}; pycrox reads only data stored inside the file", where=where
+        )
+
+
+def open_file_manager(
+    obj: Any, storage_options: dict | None = None, *, check: bool = True
+) -> tuple[Any, str]:
     """A file manager for an HDF5 source, and the source's name for messages.
 
     Parameters
@@ -100,24 +139,48 @@ def open_file_manager(obj: Any, storage_options: dict | None = None) -> tuple[An
     storage_options : dict, optional
         fsspec options for URLs.
 
+    check : bool, default True
+        Refuse files whose datasets are stored outside them (see `check_storage`).
+
     Returns
     -------
     (manager, name)
         ``manager.acquire()`` gives the open `h5py.File`.
+
+    Raises
+    ------
+    FormatError
+        If the file cannot be opened as HDF5, or (with `check`) stores data outside itself.
     """
     if isinstance(obj, h5py.Group):
+        if check:
+            with HDF5_LOCK:
+                check_storage(obj.file, obj.file.filename)
         return DummyFileManager(obj.file), obj.file.filename
     source = open_source(obj, storage_options)
     if source.path is not None:
         manager = CachingFileManager(h5py.File, source.path, mode="r", lock=False)  # callers hold HDF5_LOCK
         with HDF5_LOCK:
             try:
-                manager.acquire()
+                h5 = manager.acquire()
+                if check:
+                    check_storage(h5, source.name)
             except OSError as exc:
                 manager.close()
                 raise FormatError(source.name, f"not a readable HDF5 file ({exc})") from exc
+            except FormatError:
+                manager.close()
+                raise
         return manager, source.name
-    return DummyFileManager(_open_h5(source)), source.name
+    h5 = _open_h5(source)
+    if check:
+        try:
+            with HDF5_LOCK:
+                check_storage(h5, source.name)
+        except FormatError:
+            h5.close()
+            raise
+    return DummyFileManager(h5), source.name
 
 
 class LazyH5Array(BackendArray):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import io
 import os
 import shutil
@@ -183,6 +184,8 @@ def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bo
         path = text.removeprefix("file://")
         path = os.path.expanduser(path)
         if must_exist and not os.path.exists(path):
+            recover(Path(path))  # a store a killed writer had set aside comes back
+        if must_exist and not os.path.exists(path):
             raise NotFoundError(text)
         return Source(name=text, path=path, storage_options=options)
     if isinstance(obj, str):
@@ -246,13 +249,18 @@ _HEAD_BYTES = 4096
 
 
 @contextlib.contextmanager
-def atomic_target(target: Any, mode: str = "w-", storage_options: dict | None = None) -> Iterator[str]:
+def atomic_target(
+    target: Any, mode: str = "w-", storage_options: dict | None = None, *, store: str | None = None
+) -> Iterator[str]:
     """Yield a temporary local path; on success it becomes `target`, on failure it disappears.
 
     Local targets: the temporary file sits beside the target and is moved onto it with
-    `os.replace`. URLs (``s3://...``): the file is written locally, uploaded under a temporary key
-    beside the target and then moved onto the target key, so readers never see a half-written
-    object.
+    `os.replace`; a symbolic link is written through (the file it points to is replaced). A
+    directory store (``store="zarr"``) replaces an old store by renaming it aside, moving the new
+    one in, then deleting the old one; `recover` finishes or rolls back what a killed writer left
+    (see ``specs/writes.md``). Temporaries left by dead writers of the same target are removed.
+    URLs (``s3://...``): the file is written locally, uploaded under a temporary key beside the
+    target and then moved onto the target key.
 
     Parameters
     ----------
@@ -262,11 +270,14 @@ def atomic_target(target: Any, mode: str = "w-", storage_options: dict | None = 
         ``"w-"`` refuses an existing target, ``"w"`` replaces it.
     storage_options : dict, optional
         fsspec options for URLs.
+    store : str, optional
+        The kind of directory store written (``"zarr"``); None for a single file.
 
     Raises
     ------
     WriteError
-        If the target exists and `mode` is ``"w-"``.
+        If the target exists and `mode` is ``"w-"``; if a single file would replace a directory,
+        or a store would replace something that is not a store of its kind.
     """
     if mode not in ("w", "w-"):
         raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
@@ -275,9 +286,12 @@ def atomic_target(target: Any, mode: str = "w-", storage_options: dict | None = 
             yield tmp
         return
     final = Path(os.fspath(target)).expanduser()
-    if final.exists() and mode == "w-":
-        raise WriteError(f"{final}: exists; pass mode='w' to overwrite it")
-    tmp = final.with_name(f".{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    if final.is_symlink():
+        final = final.resolve()
+    recover(final)
+    _check_replaceable(final, mode, store)
+    _remove_stale_temporaries(final)
+    tmp = final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield str(tmp)
         _move_into_place(tmp, final, replace=mode == "w")
@@ -286,11 +300,89 @@ def atomic_target(target: Any, mode: str = "w-", storage_options: dict | None = 
         raise
 
 
+def _check_replaceable(final: Path, mode: str, store: str | None) -> None:
+    if not final.exists():
+        return
+    if mode == "w-":
+        raise WriteError(f"{final}: exists; pass mode='w' to overwrite it")
+    if store is None and final.is_dir():
+        raise WriteError(
+            f"{final}: is a directory; pycrox writes a single file only over a file, never over a "
+            "directory (choose a file name inside it)"
+        )
+    if store == "zarr" and not (
+        final.is_dir() and any((final / n).exists() for n in ("zarr.json", ".zgroup", ".zarray"))
+    ):
+        raise WriteError(
+            f"{final}: exists and is not a Zarr store; pycrox replaces only a Zarr store with one"
+        )
+
+
+def recover(final: Path) -> None:
+    """Finish or roll back a directory replacement that a killed writer left at `final`.
+
+    A store renamed aside (``.<name>.old-<id>``) is put back when `final` is missing (roll back),
+    and deleted when `final` is there (the new store was already in place: finish).
+    """
+    for old in final.parent.glob(f".{glob.escape(final.name)}.old-*") if final.parent.is_dir() else ():
+        if final.exists() or final.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.rename(old, final)
+
+
+def _remove_stale_temporaries(final: Path) -> None:
+    """Delete temporaries of `final` whose writing process no longer runs (a kill -9, a crash)."""
+    for tmp in final.parent.glob(f".{glob.escape(final.name)}.*.tmp"):
+        pid = tmp.name[len(final.name) + 2 :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            _remove(tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _swap_directory(tmp: Path, final: Path, attempts: int = 8) -> None:
+    """Put the directory `tmp` at `final`: the old one aside, the new one in, the old one deleted.
+
+    A reader sees the old store, for a moment no store, or the new store; never a half one. When
+    writers race, the last one to move in wins; none fails half-way.
+    """
+    for _ in range(attempts):
+        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        try:
+            os.rename(final, old)
+        except FileNotFoundError:
+            old = None  # another writer has it aside right now, or there was none
+        try:
+            os.rename(tmp, final)
+        except OSError as exc:
+            if old is not None:
+                with contextlib.suppress(OSError):
+                    os.rename(old, final)
+            if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                raise
+            continue  # another writer moved its store in meanwhile: set that one aside too
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    raise WriteError(f"{final}: other writers kept replacing it; tried {attempts} times")
+
+
 def _move_into_place(tmp: Path, final: Path, *, replace: bool) -> None:
     """Move `tmp` onto `final`; without `replace`, atomically refuse a target that appeared meanwhile."""
     if replace:
-        if final.is_dir() and not final.is_symlink():
-            shutil.rmtree(final)
+        if tmp.is_dir():
+            _swap_directory(tmp, final)
+            return
         os.replace(tmp, final)
         return
     try:

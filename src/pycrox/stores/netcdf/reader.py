@@ -28,7 +28,15 @@ def guess_can_open(source: Source) -> bool:
 
 
 def read_tree(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
-    """Read a pycrox netCDF file as a tree, and the kind of object it holds."""
-    return _tree.read(
-        source.target, source.name, engine="h5netcdf", chunks=chunks
-    )
+    """Read a pycrox netCDF file as a tree, and the kind of object it holds.
+
+    Raises
+    ------
+    FormatError
+        If the file cannot be read, or stores data outside itself (`pycrox._hdf5.check_storage`).
+    """
+    from pycrox._hdf5 import open_file_manager
+
+    manager, _ = open_file_manager(source)  # refuses external and virtual storage before xarray reads
+    manager.close()
+    return _tree.read(source.target, source.name, engine="h5netcdf", chunks=chunks)

@@ -44,9 +44,7 @@ def read_tree(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
     kwargs: dict[str, Any] = {"zarr_format": zarr_format(source)}  # no probing for the other format's keys
     if source.url is not None:
         kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
-    return _tree.read(
-        source.target, source.name, engine="zarr", chunks=chunks, **kwargs
-    )
+    return _tree.read(source.target, source.name, engine="zarr", chunks=chunks, **kwargs)
 
 
 def read_store(store: Any, source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:

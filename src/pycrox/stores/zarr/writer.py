@@ -24,7 +24,7 @@ def write_zarr(
     if chunks:
         tree = tree.chunk(chunks)
     if is_local(store):
-        with atomic_target(store, mode) as tmp:
+        with atomic_target(store, mode, store="zarr") as tmp:
             _quiet_to_zarr(tree, tmp)
         return
     fs, path = fsspec.core.url_to_fs(store, **(storage_options or {}))
