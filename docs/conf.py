@@ -23,8 +23,14 @@ extensions = [
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
-exclude_patterns = ["_build", "generated/*.tmp", "sg_execution_times.rst", "gallery/*.ipynb", "gallery/*.py",
-                    "gallery/*.zip"]
+exclude_patterns = [
+    "_build",
+    "generated/*.tmp",
+    "sg_execution_times.rst",
+    "gallery/*.ipynb",
+    "gallery/*.py",
+    "gallery/*.zip",
+]
 autosummary_generate = True
 autodoc_typehints = "none"
 napoleon_google_docstring = False

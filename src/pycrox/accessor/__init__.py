@@ -153,6 +153,16 @@ class PycroDataArrayAccessor(_Pycro):
         from pycrox.analysis import atoms
         return atoms.find_atoms(self._obj, **kwargs)
 
+    def fft_spots(self, dim: Dims = None, **kwargs: Any) -> xr.Dataset:
+        """Spots of the image's FFT in 1/nm with d-spacings; see `pycrox.analysis.spots.fft_spots`."""
+        from pycrox.analysis import spots
+        return spots.fft_spots(self._obj, dim, **kwargs)
+
+    def spot_filter(self, spots: Any = None, dim: Dims = None, **kwargs: Any) -> xr.DataArray:
+        """Keep the Fourier components near the FFT spots; see `pycrox.analysis.spots.spot_filter`."""
+        from pycrox.analysis import spots as _spots
+        return _spots.spot_filter(self._obj, spots, dim, **kwargs)
+
     def decompose(self, n_components: int, dim: Dims = None, **kwargs: Any) -> xr.Dataset:
         """Components and loadings (SVD, PCA, NMF, ICA); see `pycrox.analysis.decomposition.decompose`."""
         from pycrox.analysis import decomposition
