@@ -1,0 +1,21 @@
+"""Bruker / Veeco Nanoscope files (``.spm``, ``.001`` ...): images and force curves.
+
+`read_tree` and `guess_can_open` live in `reader` (imported on first use, so that xarray's
+engine listing stays cheap); `BrukerAFMBackendEntrypoint` is the xarray engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pycrox.readers.bruker_afm.backend import BrukerAFMBackendEntrypoint
+
+__all__ = ["BrukerAFMBackendEntrypoint", "guess_can_open", "read_tree"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("guess_can_open", "read_tree"):
+        from pycrox.readers.bruker_afm import reader
+
+        return getattr(reader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

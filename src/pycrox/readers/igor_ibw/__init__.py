@@ -1,0 +1,21 @@
+"""Igor Pro binary waves (``.ibw``): plain waves, Asylum Research images, image stacks and force curves.
+
+`read_tree` and `guess_can_open` live in `reader` (imported on first use, so that xarray's
+engine listing stays cheap); `IgorIBWBackendEntrypoint` is the xarray engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pycrox.readers.igor_ibw.backend import IgorIBWBackendEntrypoint
+
+__all__ = ["IgorIBWBackendEntrypoint", "guess_can_open", "read_tree"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("guess_can_open", "read_tree"):
+        from pycrox.readers.igor_ibw import reader
+
+        return getattr(reader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
