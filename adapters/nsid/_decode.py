@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from pycrox import model
-from pycrox._hdf5 import lazy_variable_data
+from pycrox._hdf5 import lazy_variable_data, read_eager
 from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_dict_group, read_sidecar
 from pycrox.errors import FormatError
@@ -108,7 +108,9 @@ def _scale_of(dset: h5py.Dataset, axis: int, source: str) -> h5py.Dataset | None
     return None
 
 
-def _coordinate(dset: h5py.Dataset, axis: int, taken: set[str], source: str) -> tuple[Any, xr.Variable]:
+def _coordinate(
+    dset: h5py.Dataset, axis: int, taken: set[str], source: str
+) -> tuple[Any, xr.Variable | None]:
     scale = _scale_of(dset, axis, source)
     size = dset.shape[axis]
     if scale is None:
@@ -129,14 +131,14 @@ def _coordinate(dset: h5py.Dataset, axis: int, taken: set[str], source: str) -> 
     )
     if sidecar.get("no_coordinate"):
         return name, None
-    values = mapping.restore_coordinate(scale[()], sidecar.get("dtype"))
+    values = mapping.restore_coordinate(read_eager(scale, source), sidecar.get("dtype"))
     attrs = apply_sidecar(coordinate_attrs(scale, source), sidecar)
     return name, xr.Variable((name,), values, attrs)
 
 
 def _extra_coordinate(dset: h5py.Dataset, source: str) -> tuple[Any, xr.Variable]:
     sidecar = read_sidecar(dset, source)
-    values = mapping.restore_coordinate(dset[()], sidecar.get("dtype"))
+    values = mapping.restore_coordinate(read_eager(dset, source), sidecar.get("dtype"))
     attrs = apply_sidecar(read_attrs(dset, exclude=mapping.DIMSCALE_ATTRS, source=source), sidecar)
     name = sidecar.get("name", dset.name.split("/")[-1])
     return name, xr.Variable(tuple(sidecar["coordinate"]), values, attrs)

@@ -32,6 +32,7 @@ __all__ = [
     "lazy_variable_data",
     "open_file_manager",
     "probe",
+    "read_eager",
 ]
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -89,6 +90,35 @@ def probe(obj: Any, storage_options: dict | None, predicate: Callable[[h5py.Grou
     finally:
         if not isinstance(obj, h5py.Group):
             manager.close()
+
+
+#: datasets read at open (coordinates, ancillary and metadata datasets) larger than this must be stored
+#: in the file, not only declared: a few KiB of crafted header cannot make `open` allocate GiB
+EAGER_LIMIT = 64 * 2**20
+#: ... and may expand at most this much over the bytes they store (compressed coordinates)
+EAGER_EXPANSION = 64
+
+
+def read_eager(dset: h5py.Dataset, source: str) -> np.ndarray:
+    """All values of a dataset that is read at open, bounded by what the file really stores.
+
+    Raises
+    ------
+    FormatError
+        If the dataset declares more than `EAGER_LIMIT` bytes and more than `EAGER_EXPANSION` times
+        the bytes the file stores for it (a damaged or crafted file).
+    """
+    nbytes = int(dset.size) * dset.dtype.itemsize
+    if nbytes > EAGER_LIMIT:
+        stored = int(dset.id.get_storage_size())
+        if nbytes > EAGER_EXPANSION * max(stored, 1):
+            raise FormatError(
+                source,
+                f"the dataset declares {dset.shape} values ({nbytes / 2**20:.0f} MiB) but the file stores "
+                f"{stored} bytes for it; refusing to read it (the file is damaged or crafted)",
+                where=dset.name,
+            )
+    return dset[()]
 
 
 def check_storage(h5: h5py.File, name: str) -> None:
