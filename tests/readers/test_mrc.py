@@ -15,6 +15,7 @@ from pycrox import model
 from pycrox.errors import FormatError
 from pycrox.readers.mrc import MRCBackendEntrypoint
 from pycrox.readers.mrc import reader as mrc
+from pycrox.testing import assert_lossless
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 mrcfile = pytest.importorskip("mrcfile")
@@ -213,3 +214,117 @@ def test_guess_claims_no_other_file(shared_data, tmp_path):
     assert [p.name for p in others if mrc.guess_can_open(p)] == []
     (tmp_path / "short.mrc").write_bytes(b"MAP " * 10)
     assert not mrc.guess_can_open(tmp_path / "short.mrc")
+
+
+# --------------------------------------------------------------------------- issue #12: old FEI header
+
+
+@pytest.fixture(scope="module")
+def fei_tomo(shared_data: Path) -> Path:
+    path = shared_data / "vendor-gaps" / "mrc" / "etspy_HAADF_FEI_tomo.mrc"
+    if not path.is_file():
+        pytest.skip(f"vendor-gaps sample not found at {path}")
+    return path
+
+
+def _doors(path: Path) -> dict[str, xr.DataArray]:
+    tree = pycrox.open_tree(path)
+    ((group, da),) = model.signal_nodes(tree).items()
+    return {
+        "open_tree": da,
+        "open": pycrox.open(path, group=group),
+        "open_dataset": xr.open_dataset(path, engine=MRCBackendEntrypoint, group=group)[group.strip("/")],
+    }
+
+
+@pytest.mark.reference
+@pytest.mark.filterwarnings("ignore:Map ID string not found:RuntimeWarning")  # no MAP id: old FEI
+@pytest.mark.filterwarnings("ignore:Unrecognised machine stamp:RuntimeWarning")  # and no stamp
+def test_fei_tomography_series_equals_rosettasciio_and_mrcfile(fei_tomo):
+    rsciio_mrc = pytest.importorskip("rsciio.mrc")
+    (reference,) = rsciio_mrc.file_reader(str(fei_tomo))
+    fei = reference["original_metadata"]["fei_header"]
+    with mrcfile.mmap(fei_tomo, permissive=True) as raw:
+        stored = np.asarray(raw.data)
+        assert float(raw.voxel_size.x) == 1.0  # what the main header alone gives: 1 Å
+    for door, da in _doors(fei_tomo).items():
+        assert da.dims == ("tilt", "y", "x"), door
+        np.testing.assert_array_equal(da.values, stored)
+        np.testing.assert_array_equal(da.values, reference["data"])
+        np.testing.assert_array_equal(da.tilt.values, np.asarray(fei["a_tilt"][:77], dtype=np.float64))
+        np.testing.assert_array_equal(da.tilt.values, np.arange(-76.0, 77.0, 2.0))
+        assert da.tilt.attrs["units"] == "deg"
+        for dim, axis in zip(("y", "x"), reference["axes"][1:], strict=True):
+            assert (axis["name"], axis["units"]) == (dim, "nm")
+            np.testing.assert_allclose(np.diff(da[dim].values), axis["scale"], rtol=1e-6)
+            assert da[dim].attrs["units"] == "nm"
+        meta = da.attrs["metadata"]
+        assert meta["magnification"] == float(fei["magnification"][0]) == 115_000.0
+        assert meta["exposure_time"] == {"value": float(fei["exp_time"][0]), "units": "s"}
+        assert meta["beam_energy"] == {"value": 300.0, "units": "keV"}  # record word 13: 300000 V
+        original = da.attrs["original_metadata"]["fei_extended_header"]
+        np.testing.assert_allclose(original["defocus"], fei["defocus"][:77])
+        np.testing.assert_allclose(original["pixel_size"], fei["pixel_size"][:77])
+        assert da.attrs["source"] == "MRC (FEI extended header)"
+        assert da.attrs["data_type"] == "IMAGE_STACK"
+
+
+def write_fei_legacy(path: Path, data: np.ndarray, records: dict[str, list[float]]) -> Path:
+    """An MRC file as old FEI software wrote it: no MAP id, CELLA in pixels, 1024 x 128 B records."""
+    nz, ny, nx = data.shape
+    head = bytearray(1024)
+    struct.pack_into("<10i6f3i3f2i", head, 0, nx, ny, nz, 1, 0, 0, 0, nx, ny, nz, nx, ny, nz, 90, 90, 90,
+                     1, 2, 3, float(data.min()), float(data.max()), float(data.mean()), 0, 131072)  # fmt: skip
+    struct.pack_into("<i", head, 220, 1)
+    head[224:258] = b"    Fei Company (c) Copyright 2003"
+    fields = ("a_tilt", "b_tilt", "x_stage", "y_stage", "z_stage", "x_shift", "y_shift", "defocus",
+              "exp_time", "mean_int", "tilt_axis", "pixel_size", "magnification", "ht")  # fmt: skip
+    table = np.zeros((1024, 32), dtype="<f4")
+    for i, name in enumerate(fields):
+        values = records.get(name, [0.0] * nz)
+        table[: len(values), i] = values
+    path.write_bytes(bytes(head) + table.tobytes() + data.astype("<i2").tobytes())
+    return path
+
+
+def test_fei_legacy_header_unordered_tilts_are_frames(tmp_path):
+    data = np.arange(3 * 4 * 5, dtype="<i2").reshape(3, 4, 5)
+    records = {"a_tilt": [0.0, 10.0, 10.0], "pixel_size": [2e-10] * 3, "magnification": [5e5] * 3,
+               "defocus": [-1e-6, -2e-6, -3e-6]}  # fmt: skip
+    da = pycrox.open(write_fei_legacy(tmp_path / "frames.mrc", data, records))
+    assert da.dims == ("frame", "y", "x")
+    np.testing.assert_array_equal(da.values, data)
+    np.testing.assert_allclose(da.x.values, 0.2 * np.arange(5), rtol=1e-6)  # 2 Å = 0.2 nm
+    assert da.attrs["metadata"] == {"magnification": 5e5}  # zero fields are "not set"
+    np.testing.assert_allclose(
+        da.attrs["original_metadata"]["fei_extended_header"]["defocus"], records["defocus"], rtol=1e-6
+    )
+
+
+def test_fei_legacy_single_image_and_implausible_pixel(tmp_path):
+    image = np.arange(12, dtype="<i2").reshape(1, 3, 4)
+    da = pycrox.open(write_fei_legacy(tmp_path / "one.mrc", image, {"pixel_size": [1e-9]}))
+    assert da.dims == ("y", "x")
+    np.testing.assert_allclose(da.y.values, [0.0, 1.0, 2.0])
+    # a pixel size that is no length in metres: not the FEI layout, the main header rules (1 Å)
+    other = pycrox.open(write_fei_legacy(tmp_path / "other.mrc", image, {"pixel_size": [42.0]}))
+    assert other.x.attrs["units"] == "Å"
+    assert "fei_extended_header" not in other.attrs["original_metadata"]
+
+
+def test_fei_legacy_header_cut_short_names_the_file(tmp_path):
+    path = write_fei_legacy(tmp_path / "cut.mrc", np.zeros((2, 3, 4), "<i2"), {"pixel_size": [1e-9] * 2})
+    path.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(
+        FormatError, match=r"cut\.mrc:offset 1024: the extended header \(NSYMBT\) claims bytes 1024\.\.132096"
+    ):
+        pycrox.open(path, engine="mrc")
+
+
+@pytest.mark.parametrize("store", ["nsid", "usid", "zarr"])
+def test_fei_tomography_conversion_is_lossless(fei_tomo, store, tmp_path):
+    da = pycrox.open(fei_tomo).isel(tilt=slice(0, 3)).load()
+    target = tmp_path / f"s.{'zarr' if store == 'zarr' else 'h5'}"
+    getattr(pycrox, f"to_{store}")(da, target)
+    with pycrox.open(target) as back:
+        assert_lossless(back.load(), da)

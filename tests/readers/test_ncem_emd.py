@@ -17,6 +17,7 @@ from pycrox.errors import FormatError
 from pycrox.readers.ncem_emd import NCEMEMDBackendEntrypoint
 from pycrox.readers.ncem_emd import reader as ncem_emd
 from pycrox.readers.velox import reader as velox
+from pycrox.testing import assert_lossless
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 
@@ -228,3 +229,163 @@ def test_damaged_hdf5_structure_is_a_format_error(ncem_dir, monkeypatch):
     assert not ncem_emd.guess_can_open(path)
     with pytest.raises(FormatError, match=r"example_image\.emd: damaged HDF5 structure \(RuntimeError"):
         ncem_emd.read_tree(path)
+
+
+# --------------------------------------------------------------------------- issue #12: every EMD generation
+
+PRISMATIC = "rsciio_Si100_2D_3D_DPC_potential_2slices.emd"
+EMD1 = "rsciio_py4DSTEM_size2x3x4x5.h5"
+REALSLICES = "/4DSTEM_simulation/data/realslices"
+
+
+@pytest.fixture(scope="module")
+def gap_dir(shared_data: Path) -> Path:
+    folder = shared_data / "vendor-gaps" / "ncem_emd"
+    if not folder.is_dir():
+        pytest.skip(f"vendor-gaps samples not found at {folder}")
+    return folder
+
+
+def _doors(path: Path) -> dict[str, dict[str, xr.DataArray]]:
+    """Every signal through pycrox.open_tree, pycrox.open(group=) and xr.open_dataset(group=)."""
+    signals = model.signal_nodes(pycrox.open_tree(path))
+    name = {group: group.rsplit("/", 1)[-1] for group in signals}
+    return {
+        "open_tree": dict(signals),
+        "open": {g: pycrox.open(path, group=g) for g in signals},
+        "open_dataset": {
+            g: xr.open_dataset(path, engine=NCEMEMDBackendEntrypoint, group=g)[name[g]] for g in signals
+        },
+    }
+
+
+@pytest.mark.reference
+def test_prismatic_output_equals_rosettasciio(gap_dir):
+    rsciio_emd = pytest.importorskip("rsciio.emd")
+    path = gap_dir / PRISMATIC
+    reference = {r["metadata"]["General"]["title"]: r for r in rsciio_emd.file_reader(str(path))}
+    assert ncem_emd.guess_can_open(path)
+    assert pycrox.detect_format(path) == "ncem_emd"
+    # rosettasciio stacks the depth groups and reverses the stored axis order; pycrox keeps both
+    expected = {
+        "DPC_CoM_depth0000": (("x", "y", "channel"), reference["DPC_CoM"]["data"][0]),
+        "DPC_CoM_depth0001": (("x", "y", "channel"), reference["DPC_CoM"]["data"][1]),
+        "annular_detector_depth0001": (("x", "y"), reference["annular_detector"]["data"][1]),
+        "ppotential": (("x", "y", "z"), reference["ppotential"]["data"]),
+        "virtual_detector_depth0000": (("x", "y", "detector"), reference["virtual_detector"]["data"][0]),
+    }
+    for door, signals in _doors(path).items():
+        assert len(signals) == 7, door
+        for name, (dims, data) in expected.items():
+            da = signals[f"{REALSLICES}/{name}"]
+            assert da.dims == dims, (door, name)
+            np.testing.assert_array_equal(da.transpose(*reversed(dims)).values, data)
+            np.testing.assert_allclose(da.x.values, 0.0 + (0.33937499 if name == "ppotential" else 0.25)
+                                       * np.arange(da.sizes["x"]), rtol=1e-6)  # fmt: skip
+            assert da.x.attrs["units"] == "nm"
+        dpc = signals[f"{REALSLICES}/DPC_CoM_depth0000"]
+        assert dpc.channel.values.tolist() == ["DPC_CoM_x", "DPC_CoM_y"]  # the text vector's labels
+        axis = reference["ppotential"]["axes"][0]
+        np.testing.assert_allclose(signals[f"{REALSLICES}/ppotential"].z.values[1], axis["scale"], rtol=1e-6)
+        detector = signals[f"{REALSLICES}/virtual_detector_depth0000"].detector
+        axis = reference["virtual_detector"]["axes"][1]
+        assert detector.attrs["units"] == axis["units"] == "mrad"
+        np.testing.assert_allclose(
+            detector.values[:2], [axis["offset"], axis["offset"] + axis["scale"]], rtol=1e-6
+        )
+    tree = pycrox.open_tree(path)
+    assert tree.attrs["format_version"] == "0.5"
+    assert tree.attrs["original_metadata"]["version_group"] == "/4DSTEM_simulation"
+
+
+@pytest.mark.reference
+def test_emd_1_0_datacube_equals_rosettasciio(gap_dir):
+    rsciio_emd = pytest.importorskip("rsciio.emd")
+    path = gap_dir / EMD1
+    (reference,) = rsciio_emd.file_reader(str(path))
+    assert pycrox.detect_format(path) == "ncem_emd"
+    for door, signals in _doors(path).items():
+        assert list(signals) == ["/datacube_root/datacube"], door
+        da = signals["/datacube_root/datacube"]
+        assert da.dims == ("x", "y", "kx", "ky")  # Rx, Ry, Qx, Qy as stored (and as rosettasciio)
+        np.testing.assert_array_equal(da.values, reference["data"])
+        for dim, axis in zip(da.dims, reference["axes"], strict=True):
+            np.testing.assert_allclose(
+                da[dim].values, axis["offset"] + axis["scale"] * np.arange(axis["size"])
+            )
+        assert [da[d].attrs["units"] for d in da.dims] == ["nm", "nm", "1/Å", "1/Å"]  # "A^-1": ångström
+        calibration = da.attrs["original_metadata"]["datasets"]["metadata"]["calibration"]
+        assert calibration["R_pixel_size"] == pytest.approx(0.126796875)
+        assert da.attrs["data_type"] == "IMAGE_4D"
+    tree = pycrox.open_tree(path)
+    assert tree.attrs["format_version"] == "1.0"
+    assert tree.attrs["original_metadata"]["file"]["authoring_program"] == "emdfile"
+
+
+def test_gap_files_are_not_claimed_by_velox(gap_dir):
+    for name in (PRISMATIC, EMD1):
+        assert not velox.guess_can_open(gap_dir / name)
+
+
+def test_version_on_a_subgroup_and_typed_groups(tmp_path):
+    """Synthetic Prismatic (0.x on a type-2 group, ``realslice``) and EMD 1.0 (typed groups) files."""
+    data = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    prismatic = tmp_path / "prismatic.emd"
+    with h5py.File(prismatic, "w") as f:
+        top = f.create_group("4DSTEM_simulation")
+        top.attrs.update(emd_group_type=2, version_major=0, version_minor=5)
+        group = top.create_group("data/realslices/slice")
+        group.attrs["emd_group_type"] = 1
+        group.create_dataset("realslice", data=data)
+        for i, (values, name, units) in enumerate(
+            [(np.arange(2.0), "R_x", "[n_m]"), (np.arange(3.0), "R_y", "[n_m]"), (np.array([b"a", b"b", b"c", b"d"]), "", "")],
+            start=1,
+        ):  # fmt: skip
+            vector = group.create_dataset(f"dim{i}", data=values)
+            vector.attrs["name"], vector.attrs["units"] = np.bytes_(name), np.bytes_(units)
+    da = pycrox.open(prismatic)
+    assert da.dims == ("x", "y", "channel")
+    assert da.channel.values.tolist() == ["a", "b", "c", "d"]
+    np.testing.assert_array_equal(da.values, data)
+
+    typed = tmp_path / "typed.h5"
+    with h5py.File(typed, "w") as f:
+        f.attrs.update(emd_group_type="file", version_major=1, version_minor=0, authoring_program="test")
+        root = f.create_group("root")
+        root.attrs["emd_group_type"] = "root"
+        array = root.create_group("spectrum")
+        array.attrs["emd_group_type"] = "array"
+        array.create_dataset("data", data=np.arange(5.0))
+        vector = array.create_dataset("dim0", data=[100.0, 100.5])  # the first two values
+        vector.attrs.update(name="energy loss", units="eV")
+        bundle = root.create_group("metadatabundle/microscope")
+        bundle.create_dataset("beam", data=300.0)
+    da = pycrox.open(typed)
+    assert da.dims == ("energy_loss",)
+    np.testing.assert_allclose(da.energy_loss.values, 100.0 + 0.5 * np.arange(5))
+    assert da.attrs["original_metadata"]["datasets"]["metadata"] == {"microscope": {"beam": 300.0}}
+    assert pycrox.open_tree(typed).attrs["format_version"] == "1.0"
+
+
+def test_version_on_a_group_of_another_type_is_refused(tmp_path):
+    path = tmp_path / "untyped.h5"
+    with h5py.File(path, "w") as f:
+        top = f.create_group("top")
+        top.attrs.update(version_major=0, version_minor=5)  # no emd_group_type = 2
+        group = top.create_group("signal")
+        group.attrs["emd_group_type"] = 1
+        group.create_dataset("data", data=np.zeros(3))
+    assert not ncem_emd.guess_can_open(path)
+    with pytest.raises(FormatError, match=r"untyped\.h5:/: no EMD version"):
+        ncem_emd.read_tree(path)
+
+
+@pytest.mark.parametrize("name", [EMD1, PRISMATIC])
+@pytest.mark.parametrize("store", ["nsid", "usid", "zarr"])
+def test_gap_files_convert_losslessly(gap_dir, name, store, tmp_path):
+    signals = model.signal_nodes(pycrox.open_tree(gap_dir / name))
+    da = signals[min(signals)].load()
+    target = tmp_path / f"s.{'zarr' if store == 'zarr' else 'h5'}"
+    getattr(pycrox, f"to_{store}")(da, target)
+    with pycrox.open(target) as back:
+        assert_lossless(back.load(), da)

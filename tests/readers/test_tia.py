@@ -15,6 +15,7 @@ from pycrox import model
 from pycrox.errors import FormatError
 from pycrox.readers.tia import TIABackendEntrypoint
 from pycrox.readers.tia import reader as tia
+from pycrox.testing import assert_lossless
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 
@@ -253,3 +254,101 @@ def test_guess_never_raises_and_claims_no_other_file(tmp_path, shared_data):
     assert not tia.guess_can_open(12345)
     for other in ("mrc/temp.mrc", "msa/example1.msa", "quantumdetector/001_4x2_6bit.mib", "dm/08_carbon.dm3"):
         assert not tia.guess_can_open(shared_data / "vendor" / other)
+
+
+# --------------------------------------------------------------------------- issue #12
+
+
+@pytest.fixture(scope="module")
+def zeroed_emi(shared_data: Path) -> Path:
+    path = shared_data / "vendor-gaps" / "tia" / "mdf_12_TIA_HAADF.emi"
+    if not path.is_file():
+        pytest.skip(f"vendor-gaps sample not found at {path}")
+    return path
+
+
+ZEROED = r"mdf_12_TIA_HAADF\.emi: the binary header of this \.emi is zeroed"
+
+
+def _doors(path: Path) -> dict[str, xr.DataArray]:
+    with pytest.warns(UserWarning, match=ZEROED):
+        tree = pycrox.open_tree(path)
+    ((group, da),) = model.signal_nodes(tree).items()
+    with pytest.warns(UserWarning, match=ZEROED):
+        opened = pycrox.open(path, group=group)
+    with pytest.warns(UserWarning, match=ZEROED):
+        engine = xr.open_dataset(path, engine=TIABackendEntrypoint, group=group)[group.strip("/")]
+    return {"open_tree": da, "open": opened, "open_dataset": engine}
+
+
+@pytest.mark.reference
+def test_emi_with_zeroed_binary_header_equals_rosettasciio(zeroed_emi):
+    rsciio_tia = pytest.importorskip("rsciio.tia")
+    (reference,) = rsciio_tia.file_reader(str(zeroed_emi))
+    assert tia.guess_can_open(zeroed_emi)
+    assert pycrox.detect_format(zeroed_emi) == "tia"
+    with pytest.warns(UserWarning, match=ZEROED):
+        from_ser = pycrox.open(zeroed_emi.with_name("mdf_12_TIA_HAADF_1.ser"))
+    for door, da in _doors(zeroed_emi).items():
+        assert da.dims == ("y", "x"), door
+        np.testing.assert_array_equal(da.values, reference["data"])
+        for dim, axis in zip(("y", "x"), reference["axes"], strict=True):
+            assert axis["units"] == da[dim].attrs["units"] == "nm"
+            np.testing.assert_allclose(float(da[dim][1] - da[dim][0]), axis["scale"], rtol=1e-9)
+        assert da.attrs["metadata"] == from_ser.attrs["metadata"]
+        assert da.attrs["metadata"]["beam_energy"] == {"value": 300.0, "units": "keV"}
+        assert da.attrs["metadata"]["magnification"] == 14000.0
+        assert da.attrs["original_metadata"]["emi_binary_header"] == "zeroed"
+        xr.testing.assert_identical(da.load(), from_ser.load())
+
+
+def test_zeroed_emi_without_xml_is_refused(tmp_path, tia_dir):
+    ser = tmp_path / "blank_1.ser"
+    ser.write_bytes((tia_dir / "16_STOimage_1.ser").read_bytes())
+    emi = tmp_path / "blank.emi"
+    emi.write_bytes(b"\0" * 4096)
+    assert not tia.guess_can_open(emi)
+    with pytest.raises(
+        FormatError, match=r"blank\.emi:offset 0: the \.emi's binary header is zeroed and it holds no"
+    ):
+        tia.read_tree(emi)
+
+
+def test_zeroed_emi_xml_is_read_with_a_warning(tmp_path, tia_dir):
+    raw = bytearray((tia_dir / "64x64_TEM_images_acquire.emi").read_bytes())
+    start = raw.find(b"<ObjectInfo>")
+    raw[:start] = b"\0" * start  # what the MDF publisher did to its sample
+    (tmp_path / "zeroed.emi").write_bytes(bytes(raw))
+    (tmp_path / "zeroed_1.ser").write_bytes((tia_dir / "64x64_TEM_images_acquire_1.ser").read_bytes())
+    assert tia.guess_can_open(tmp_path / "zeroed.emi")
+    with pytest.warns(UserWarning, match=r"zeroed\.emi: the binary header of this \.emi is zeroed"):
+        da = pycrox.open(tmp_path / "zeroed.emi")
+    original = pycrox.open(tia_dir / "64x64_TEM_images_acquire.emi")
+    np.testing.assert_array_equal(da.values, original.values)
+    assert da.attrs["metadata"] == original.attrs["metadata"]
+
+
+def test_one_valid_element_of_several_is_the_element(tmp_path):
+    image = np.arange(4 * 5, dtype="<u2").reshape(1, 4, 5)
+    path = write_ser(tmp_path / "stopped_1.ser", image, [(6, 0.0, 1.0, 0, "Number", "")], total=6)
+    da = pycrox.open(path)
+    assert da.dims == ("y", "x")  # not (frame: 1, y, x): the rule of docs/formats/tia.md
+    assert da.attrs["data_type"] == "IMAGE"
+    np.testing.assert_array_equal(da.values, image[0, ::-1])
+    header = da.attrs["original_metadata"]["ser_header"]
+    assert (header["TotalNumberElements"], header["ValidNumberElements"]) == (6, 1)
+    spectrum = np.arange(7, dtype="<f4").reshape(1, 7)
+    dims = [(3, 0.0, 2e-9, 0, "Position", "meters"), (2, 0.0, 2e-9, 0, "Position", "meters")]
+    da = pycrox.open(write_ser(tmp_path / "map_1.ser", spectrum, dims, total=6))
+    assert da.dims == ("energy",)
+    np.testing.assert_array_equal(da.values, spectrum[0])
+
+
+@pytest.mark.parametrize("store", ["nsid", "usid", "zarr"])
+@pytest.mark.filterwarnings("ignore:.*binary header of this .emi is zeroed:UserWarning")
+def test_zeroed_emi_conversion_is_lossless(zeroed_emi, store, tmp_path):
+    da = pycrox.open(zeroed_emi).load()
+    target = tmp_path / f"s.{'zarr' if store == 'zarr' else 'h5'}"
+    getattr(pycrox, f"to_{store}")(da, target)
+    with pycrox.open(target) as back:
+        assert_lossless(back.load(), da)

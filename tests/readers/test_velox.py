@@ -17,6 +17,7 @@ from pycrox.errors import FormatError
 from pycrox.readers.ncem_emd import reader as ncem_emd
 from pycrox.readers.velox import VeloxBackendEntrypoint
 from pycrox.readers.velox import reader as velox
+from pycrox.testing import assert_lossless
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 MARKER = 65535
@@ -383,3 +384,120 @@ def test_cube_pickles_and_reads_in_dask_chunks(velox_dir):
     assert chunked.chunks is not None
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(chunked)).values, whole)
     assert int(chunked.sum()) == int(whole.sum()) == 42097  # all X-rays of the four detectors
+
+
+# --------------------------------------------------------------------------- issue #12: EELS spectrum images
+
+
+@pytest.fixture(scope="module")
+def eels_file(shared_data: Path) -> Path:
+    path = shared_data / "vendor-gaps" / "velox_emd" / "rsciio_example_velox_EELS_EDS.emd"
+    if not path.is_file():
+        pytest.skip(f"vendor-gaps sample not found at {path}")
+    return path
+
+
+def _eels_doors(path: Path) -> dict[str, list[xr.DataArray]]:
+    signals = model.signal_nodes(pycrox.open_tree(path))
+    groups = [g for g, da in signals.items() if da.attrs["modality"] == "EELS"]
+    return {
+        "open_tree": [signals[g] for g in groups],
+        "open": [pycrox.open(path, group=g) for g in groups],
+        "open_dataset": [
+            xr.open_dataset(path, engine=VeloxBackendEntrypoint, group=g)[g.strip("/")] for g in groups
+        ],
+    }
+
+
+@pytest.mark.reference
+def test_eels_spectrum_images_equal_rosettasciio(eels_file):
+    rsciio_emd = pytest.importorskip("rsciio.emd")
+    references = [
+        r
+        for r in rsciio_emd.file_reader(str(eels_file), lazy=True)
+        if r["metadata"]["General"]["title"] == "EELS"
+    ]
+    by_offset = {r["axes"][2]["offset"]: r for r in references}
+    assert sorted(by_offset) == pytest.approx([-21.5026, 480.0, 800.0])
+    for door, signals in _eels_doors(eels_file).items():
+        assert len(signals) == 3, door
+        for da in signals:
+            assert da.dims == ("x", "energy_loss", "y"), door  # the stored order
+            assert not da.variable._in_memory
+            offset = float(da.energy_loss[0])
+            reference = by_offset[min(by_offset, key=lambda o: abs(o - offset))]
+            loss = reference["axes"][2]
+            np.testing.assert_allclose(
+                da.energy_loss.values, loss["offset"] + loss["scale"] * np.arange(loss["size"])
+            )
+            assert da.energy_loss.attrs["units"] == loss["units"] == "eV"
+            np.testing.assert_array_equal(
+                da.transpose("y", "x", "energy_loss").values, np.asarray(reference["data"])
+            )
+            for dim, axis in zip(("y", "x"), reference["axes"][:2], strict=True):
+                assert da[dim].attrs["units"] == axis["units"] == "nm"
+                np.testing.assert_allclose(
+                    da[dim].values, axis["offset"] + axis["scale"] * np.arange(axis["size"])
+                )
+            meta = da.attrs["metadata"]
+            assert set(meta) <= set(model.METADATA_KEYS)
+            assert (meta["signal"], meta["detector"], meta["beam_energy"]) == (
+                "EELS", "Zebra", {"value": 300.0, "units": "keV"}
+            )  # fmt: skip
+            assert da.attrs["data_type"] == "SPECTRAL_IMAGE"
+    offsets = sorted(float(da.energy_loss[0]) for da in _eels_doors(eels_file)["open"])
+    assert offsets == pytest.approx([-21.5026, 480.0, 800.0])  # the three Zebra ranges, with their offsets
+
+
+def _eels_group(f: h5py.File, data: np.ndarray, offset: float, dispersion: float) -> None:
+    group = f.create_group("Data/EelsSpectrumImage/dddd0000")
+    group.create_dataset("Data", data=data)
+    meta = scan_meta("Zebra", "AnalyticalDetector")
+    del meta["BinaryResult"]["PixelSize"], meta["BinaryResult"]["Offset"]  # as Velox writes them
+    group.create_dataset("Metadata", data=_metadata([meta]))
+    lines = data.shape[2] if data.ndim == 3 else 1
+    acquisition = {"Data": {"offset": offset, "dispersion": dispersion, "exposureTime": 0.002}}
+    group.create_dataset("AcquisitionMetadata", data=_metadata([acquisition] * lines))
+
+
+def test_eels_spectrum_image_takes_the_scan_calibration(tmp_path):
+    image = np.zeros((6, 8, 1), dtype=np.uint16)  # y, x, frame
+    cube = np.random.default_rng(3).integers(0, 1000, size=(8, 16, 6), dtype=np.uint16)  # x, loss, y
+    path = write_velox(tmp_path / "eels.emd", image)
+    with h5py.File(path, "a") as f:
+        _eels_group(f, cube, offset=-5.0, dispersion=0.25)
+    tree = pycrox.open_tree(path)
+    da = tree["EELS"]["EELS"]
+    assert da.dims == ("x", "energy_loss", "y")
+    np.testing.assert_array_equal(da.values, cube)
+    np.testing.assert_allclose(da.energy_loss.values, -5.0 + 0.25 * np.arange(16))
+    np.testing.assert_allclose(da.x.values, 1.0 + 2.0 * np.arange(8))  # the HAADF image's pixels, nm
+    np.testing.assert_allclose(da.y.values, 3.0 * np.arange(6))
+    assert da.attrs["metadata"]["exposure_time"] == {"value": 0.002, "units": "s"}
+    assert da.attrs["original_metadata"]["SpatialCalibration"]["from"] == "/Data/Image/aaaa0000"
+
+
+def test_eels_line_scan_and_bad_shape(tmp_path):
+    path = write_velox(tmp_path / "line.emd", np.zeros((1, 8, 1), dtype=np.uint16))
+    with h5py.File(path, "a") as f:
+        _eels_group(f, np.ones((8, 4), dtype=np.uint16), offset=100.0, dispersion=1.0)
+    da = pycrox.open_tree(path)["EELS"]["EELS"]
+    assert da.dims == ("x", "energy_loss")
+    np.testing.assert_allclose(da.energy_loss.values, [100.0, 101.0, 102.0, 103.0])
+    bad = write_velox(tmp_path / "bad.emd", np.zeros((8, 8, 1), dtype=np.uint16))
+    with h5py.File(bad, "a") as f:
+        _eels_group(f, np.ones((2, 2, 2, 2), dtype=np.uint16), offset=0.0, dispersion=1.0)
+    with pytest.raises(
+        FormatError, match=r"bad\.emd:/Data/EelsSpectrumImage/dddd0000/Data: EELS data has shape"
+    ):
+        pycrox.open_tree(bad)
+
+
+@pytest.mark.parametrize("store", ["nsid", "usid", "zarr"])
+def test_eels_conversion_is_lossless(eels_file, store, tmp_path):
+    da = pycrox.open(eels_file, group="EELS_2").isel(y=slice(0, 2)).load()
+    assert da.attrs["modality"] == "EELS"
+    target = tmp_path / f"s.{'zarr' if store == 'zarr' else 'h5'}"
+    getattr(pycrox, f"to_{store}")(da, target)
+    with pycrox.open(target) as back:
+        assert_lossless(back.load(), da)

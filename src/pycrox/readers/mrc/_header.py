@@ -5,11 +5,18 @@ MX MY MZ, CELLA (3 floats, Å), CELLB (3 floats, degrees), MAPC MAPR MAPS, DMIN 
 ISPG NSYMBT, EXTRA (100 bytes: EXTTYP at 104, NVERSION at 108), ORIGIN (3 floats) at 196,
 MAP at 208, MACHST at 212, RMS at 216, NLABL at 220 and ten 80-byte labels from 224. The data
 follow the extended header of NSYMBT bytes, in C order ``(NZ, NY, NX)``.
+
+Old FEI software (tomography, TIA/Xplore3D, before MRC2014) writes no ``MAP`` id and no EXTTYP and
+an extended header of 1024 records of 128 bytes (NSYMBT = 131072), one record per section: 32
+floats of which the first 16 are alpha and beta tilt (deg), stage x, y, z (m), image shift x, y
+(m), defocus (m), exposure time (s), mean value, tilt axis (deg), pixel size (m), magnification,
+high tension (V), binning and applied defocus (m) (IMOD's description of the "FEI" header).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import struct
 from typing import Any
 
@@ -22,10 +29,12 @@ from pycrox.sources import Source
 __all__ = [
     "HEADER_BYTES",
     "byte_order",
+    "fei_legacy_metadata",
     "fei_metadata",
     "mode_dtype",
     "parse_header",
     "plausible",
+    "read_fei_legacy",
     "read_fei_record",
 ]
 
@@ -303,4 +312,62 @@ def fei_metadata(record: dict[str, Any]) -> dict[str, Any]:
     if 0 < stamp < 2958466:  # days since 1899-12-30 (OLE automation date)
         moment = _dt.datetime(1899, 12, 30) + _dt.timedelta(days=stamp)
         meta["date"], meta["time"] = moment.date().isoformat(), moment.time().isoformat(timespec="seconds")
+    return meta
+
+
+#: the old FEI extended header (no EXTTYP): 1024 records of 128 bytes, one per section
+FEI_LEGACY_RECORDS, FEI_LEGACY_RECORD_BYTES = 1024, 128
+_FEI_LEGACY_FIELDS = (
+    "a_tilt",
+    "b_tilt",
+    "x_stage",
+    "y_stage",
+    "z_stage",
+    "x_shift",
+    "y_shift",
+    "defocus",
+    "exp_time",
+    "mean_int",
+    "tilt_axis",
+    "pixel_size",
+    "magnification",
+    "ht",
+    "binning",
+    "applied_defocus",
+)
+#: EXTTYP values of MRC2014 extended headers that are not the old FEI layout
+_TYPED_EXTENDED = ("FEI1", "FEI2", "SERI", "AGAR", "CCP4", "MRCO")
+
+
+def read_fei_legacy(source: Source, header: dict[str, Any]) -> dict[str, list[float]] | None:
+    """The old FEI extended header, one list per field with one value per section, or None.
+
+    Recognised by NSYMBT = 1024 x 128 bytes, no MRC2014 EXTTYP and a first record whose pixel
+    size is a plausible length in metres (0 < size < 1 mm).
+    """
+    if (
+        header["NSYMBT"] != FEI_LEGACY_RECORDS * FEI_LEGACY_RECORD_BYTES
+        or header["EXTTYP"] in _TYPED_EXTENDED
+    ):
+        return None
+    count = min(header["NZ"], FEI_LEGACY_RECORDS)
+    order = "<" if header["byte_order"] == "little" else ">"
+    raw = read_bytes(source, HEADER_BYTES, count * FEI_LEGACY_RECORD_BYTES, "the FEI extended header")
+    records = np.frombuffer(raw, dtype=order + "f4").reshape(count, FEI_LEGACY_RECORD_BYTES // 4)
+    pixel = float(records[0, _FEI_LEGACY_FIELDS.index("pixel_size")])
+    if not (math.isfinite(pixel) and 0.0 < pixel < 1e-3):
+        return None
+    return {name: [float(v) for v in records[:, i]] for i, name in enumerate(_FEI_LEGACY_FIELDS)}
+
+
+def fei_legacy_metadata(record: dict[str, list[float]]) -> dict[str, Any]:
+    """Normalised metadata from the first section of an old FEI extended header (zero = not set)."""
+    first = {name: values[0] for name, values in record.items() if values}
+    meta: dict[str, Any] = {}
+    if first.get("ht"):
+        meta["beam_energy"] = quantity(first["ht"] / 1000, "keV")
+    if first.get("exp_time"):
+        meta["exposure_time"] = quantity(first["exp_time"], "s")
+    if first.get("magnification"):
+        meta["magnification"] = first["magnification"]
     return meta

@@ -6,7 +6,10 @@ frames ``(frame, y, x)``; ``ISPG`` 1-230 makes a volume ``(z, y, x)``; 401-630 a
 volumes ``(frame, z, y, x)`` of ``MZ`` sections each. Coordinates are the voxel size
 ``CELLA / (MX, MY, MZ)`` in ångström from ``ORIGIN``; the axis mapping ``MAPC/MAPR/MAPS`` is kept
 in ``original_metadata`` and not applied (as mrcfile and the reference readers do). FEI1/FEI2
-extended headers (Thermo Fisher Velox, EPU) add their first record's metadata.
+extended headers (Thermo Fisher Velox, EPU) add their first record's metadata. The old FEI extended
+header (no EXTTYP, 1024 records of 128 bytes, one per image) gives the pixel size (``x``, ``y`` in
+nm), the alpha tilt of every image (a ``tilt`` dim in degrees) and the first image's
+magnification, exposure time and high tension; all records are in ``original_metadata``.
 """
 
 from __future__ import annotations
@@ -77,30 +80,70 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
 
 def read_signal(source: Source, name: str) -> xr.DataArray:
     """The data of one MRC file as a lazy pycrox DataArray."""
-    header = _header.parse_header(
-        read_bytes(source, 0, _header.HEADER_BYTES, "the MRC header"), source
-    )
+    header = _header.parse_header(read_bytes(source, 0, _header.HEADER_BYTES, "the MRC header"), source)
     dtype = _header.mode_dtype(header, source)
     check_extent(source, _header.HEADER_BYTES, header["NSYMBT"], "the extended header (NSYMBT)")
+    fei = _header.read_fei_record(source, header)
+    legacy = _header.read_fei_legacy(source, header) if fei is None else None
     dims, shape = _layout(header)
+    if legacy is not None:  # one record per image: the sections are images, never volumes
+        shape = (header["NZ"], header["NY"], header["NX"]) if header["NZ"] > 1 else shape
     offset = _header.HEADER_BYTES + header["NSYMBT"]
     check_extent(source, offset, math.prod(shape) * dtype.itemsize, f"the data block {shape} of {dtype.name}")
     data = lazy_raw(source, offset, dtype, shape)
-    fei = _header.read_fei_record(source, header)
     original: dict[str, Any] = {"header": header}
     if fei is not None:
         original[f"{header['EXTTYP'].lower()}_extended_header"] = fei
+    if legacy is not None:
+        original["fei_extended_header"] = legacy
+        dims, coords = _legacy_layout(header, legacy, shape)
+        metadata, source_name = _header.fei_legacy_metadata(legacy), "MRC (FEI extended header)"
+    else:
+        coords = _coords(header, dims, shape)
+        metadata, source_name = _header.fei_metadata(fei or {}), _source_name(fei)
     return model.from_array(
         data,
         dims,
-        coords=_coords(header, dims, shape),
+        coords=coords,
         name=name,
         title=name,
         data_type=_data_type(dims),
-        source=_source_name(fei),
-        metadata=_header.fei_metadata(fei or {}),
+        source=source_name,
+        metadata=metadata,
         original_metadata=original,
     )
+
+
+def _legacy_layout(
+    header: dict[str, Any], legacy: dict[str, list[float]], shape: tuple[int, ...]
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """Dims and coordinates of a file with the old FEI extended header: one record per image.
+
+    The pixel size of the first record (metres) calibrates ``x`` and ``y`` in nm (CELLA holds
+    the pixel counts, not lengths, in these files); the sections are a ``tilt`` series with the
+    records' alpha tilts (deg) when those are all different and ordered, else ``frame``s.
+    """
+    ny, nx = shape[-2:]
+    pixel_nm = legacy["pixel_size"][0] * 1e9
+    origin = dict(zip("xyz", header["ORIGIN"], strict=True))
+    coords: dict[str, dict[str, Any]] = {
+        axis: {
+            "values": origin[axis] / 10 + pixel_nm * np.arange(size, dtype=np.float64),
+            "units": "nm",
+            "quantity": "Length",
+        }
+        for axis, size in (("y", ny), ("x", nx))
+    }
+    if header["NZ"] == 1:
+        return ["y", "x"], coords
+    nz = header["NZ"]
+    tilts = np.asarray(legacy["a_tilt"][:nz], dtype=np.float64)
+    steps = np.diff(tilts)
+    if tilts.size == nz and (np.all(steps > 0) or np.all(steps < 0)):
+        coords["tilt"] = {"values": tilts, "units": "deg", "quantity": "Angle"}
+        return ["tilt", "y", "x"], coords
+    coords["frame"] = {"values": np.arange(nz), "units": ""}
+    return ["frame", "y", "x"], coords
 
 
 def _node_name(source: Source) -> str:

@@ -1,4 +1,4 @@
-"""Berkeley (NCEM) EMD files, version 0.2: every EMD data group as a lazy pycrox signal.
+"""Berkeley (NCEM) EMD files (0.2, Prismatic, EMD 1.0): every EMD data group as a lazy pycrox signal.
 
 `read_tree` and `guess_can_open` live in `reader` (imported on first use, so that xarray's
 engine listing stays cheap); `NCEMEMDBackendEntrypoint` is the xarray engine.

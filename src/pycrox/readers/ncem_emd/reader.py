@@ -6,7 +6,7 @@ group with the attribute ``emd_group_type = 1`` holds the data (a dataset ``data
 names it ``realslice``, ``datacube`` or ``diffractionslice``) and one ``dimN`` vector per axis
 (``dim1`` for axis 0; ``dim0`` for axis 0 in files that start at 0) with attributes ``name`` and
 ``units`` (``"n_m"``, ``"[n_m]"``, ``"[]"``: underscores separate prefix and unit). A vector as long
-as its axis gives the coordinate values; two values give the offset and the step; a vector of
+as its axis gives the coordinate values; two values give the first two of a uniform axis; a vector of
 text gives labels (a ``channel`` dim). EMD 1.0 (emdfile, py4DSTEM >= 0.14) has typed groups:
 the root's ``emd_group_type`` is ``"file"``, data groups are ``"array"`` (``data`` plus ``dim0``...),
 and ``"metadatabundle"`` groups beside them hold the metadata (kept in ``original_metadata``).
@@ -61,7 +61,7 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
     return probe(
         filename_or_obj,
         storage_options,
-        lambda root: _version(root.file) is not None and bool(_emd_groups(root.file)),
+        lambda root: _version(root.file) is not None and bool(_emd_groups(root.file, first=True)),
     )
 
 
@@ -98,13 +98,18 @@ def _data_name(group: h5py.Group) -> str | None:
     return next((n for n in _DATA_NAMES if isinstance(group.get(n), h5py.Dataset)), None)
 
 
-def _emd_groups(h5: h5py.Group) -> list[str]:
-    """Paths of the EMD data groups (type 1 or ``"array"`` with a data dataset), in file order."""
+def _emd_groups(h5: h5py.Group, *, first: bool = False) -> list[str]:
+    """Paths of the EMD data groups (type 1 or ``"array"`` with a data dataset), in file order.
+
+    With `first`, the visit stops at the first one (enough to recognise the file).
+    """
     found: list[str] = []
 
-    def visit(name: str, obj: Any) -> None:
+    def visit(name: str, obj: Any) -> bool | None:
         if isinstance(obj, h5py.Group) and _data_name(obj) is not None:
             found.append("/" + name)
+            return True if first else None
+        return None
 
     h5.visititems(visit)
     return found

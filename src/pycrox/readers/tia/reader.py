@@ -7,12 +7,17 @@ profile, frames). Data are read lazily, element by element.
 
 Conventions (shared with the reference readers, see ``docs/formats/tia.md``): images are
 flipped vertically (TIA stores rows bottom-up); lengths are in nm and reciprocal lengths in 1/nm;
-the series dimensions' coordinates start at their ``CalibrationOffset``.
+the series dimensions' coordinates start at their ``CalibrationOffset``; a series with one valid
+element is that element (a plain spectrum or image), whatever the series header planned.
+
+An ``.emi`` whose binary part was zeroed (some archives strip TIA's display document) still
+holds its ``<ObjectInfo>`` XML: it is read, with a warning, as long as that XML is there.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -30,6 +35,9 @@ from pycrox.sources import Source, open_source, read_head
 __all__ = ["guess_can_open", "read_tree"]
 
 _EMI_MAGIC = b"JK\x00\x02"
+_ZEROED = b"\x00\x00\x00\x00"
+#: how far from the end of a zeroed ``.emi`` the guess looks for its XML
+_EMI_TAIL = 2**20
 _SER_NAME = re.compile(r"(?P<stem>.*)_(?P<number>\d+)\.ser", re.IGNORECASE)
 
 
@@ -42,7 +50,19 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
         return False
     if head == _ser.SER_MAGIC:
         return True
-    return source.suffix == ".emi" and head == _EMI_MAGIC
+    if source.suffix != ".emi":
+        return False
+    return head == _EMI_MAGIC or (head == _ZEROED and _has_object_info(source))
+
+
+def _has_object_info(source: Source) -> bool:
+    """Whether the last MiB of a (zeroed) ``.emi`` holds an ``<ObjectInfo>`` XML block."""
+    try:
+        size = source.size()
+        tail = source.read_at(max(0, size - _EMI_TAIL), _EMI_TAIL)
+    except (OSError, TypeError, ValueError):
+        return False
+    return b"<ObjectInfo>" in tail
 
 
 def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> xr.DataTree:
@@ -69,12 +89,36 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
     source = open_source(filename_or_obj, storage_options)
     sers, emi = _members(source)
     objects = _emi.read_objects(emi) if emi is not None else []
+    zeroed = emi is not None and read_head(emi, 4) == _ZEROED
+    if zeroed:
+        _check_zeroed(emi, objects)  # type: ignore[arg-type]
     nodes: dict[str, Any] = {"/": xr.Dataset(attrs={"source": "FEI TIA", "file": base_name(source)})}
     for ser in sers:
         name = _node_name(ser)
         info = _object_for(ser, objects)
-        nodes[f"/{name}"] = xr.Dataset({name: _signal(ser, info, name)})
+        signal = _signal(ser, info, name)
+        if zeroed:
+            signal.attrs["original_metadata"]["emi_binary_header"] = "zeroed"
+        nodes[f"/{name}"] = xr.Dataset({name: signal})
     return xr.DataTree.from_dict(nodes)
+
+
+def _check_zeroed(emi: Source, objects: list[dict[str, Any]]) -> None:
+    """Warn that an ``.emi``'s binary part is zeroed; refuse it when its XML is gone too."""
+    if not objects:
+        raise FormatError(
+            emi.name,
+            "the .emi's binary header is zeroed and it holds no <ObjectInfo> XML: nothing to read; "
+            "open its <stem>_<n>.ser files instead",
+            where="offset 0",
+        )
+    warnings.warn(
+        f"{emi.name}: the binary header of this .emi is zeroed (no 'JK' magic): TIA's display "
+        "document (display settings, the window layout) is missing; the data come from the .ser "
+        "files and the metadata from the .emi's intact <ObjectInfo> XML",
+        UserWarning,
+        stacklevel=4,
+    )
 
 
 def _members(source: Source) -> tuple[list[Source], Source | None]:
@@ -84,7 +128,7 @@ def _members(source: Source) -> tuple[list[Source], Source | None]:
         match = _SER_NAME.fullmatch(base_name(source))
         emi = sibling(source, f"{match['stem']}.emi") if match else None
         return [source], emi
-    if source.suffix != ".emi" or head != _EMI_MAGIC:
+    if source.suffix != ".emi" or head not in (_EMI_MAGIC, _ZEROED):
         raise FormatError(
             source.name,
             f"not a TIA file: starts with {head!r}, expected {_ser.SER_MAGIC!r} "
@@ -154,8 +198,13 @@ def _flipped(lazy: indexing.LazilyIndexedArray) -> indexing.LazilyIndexedArray:
 
 
 def _grid_shape(ser: _ser.SerFile) -> tuple[int, ...]:
-    """Series shape, slowest first; the valid elements only for 1-D series and odd headers."""
+    """Series shape, slowest first; the valid elements only for 1-D series and odd headers.
+
+    One valid element is no series (``()``): the element itself is the signal.
+    """
     header = ser.header
+    if header["ValidNumberElements"] == 1:
+        return ()
     sizes = tuple(d["DimensionSize"] for d in reversed(ser.dimensions))
     if len(sizes) <= 1 or int(np.prod(sizes)) != header["TotalNumberElements"]:
         return (header["ValidNumberElements"],)
@@ -168,7 +217,7 @@ def _series_coords(ser: _ser.SerFile) -> list[tuple[str, dict[str, Any]]]:
     As in the reference readers, a scan dimension starts at its ``CalibrationOffset`` (the
     ``CalibrationElement`` of series dimensions is kept in ``original_metadata`` only).
     """
-    if ser.header["TotalNumberElements"] == 1:
+    if ser.header["TotalNumberElements"] == 1 or ser.header["ValidNumberElements"] == 1:
         return []
     grid = _grid_shape(ser)
     stored = list(reversed(ser.dimensions)) if len(grid) == len(ser.dimensions) else [{}]

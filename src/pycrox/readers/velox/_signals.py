@@ -209,7 +209,8 @@ def cube_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Dat
 
 def eels_axis(acquisition: dict[str, Any], size: int) -> dict[str, Any]:
     """The energy-loss coordinate (eV) from ``AcquisitionMetadata`` ``Data.offset``/``dispersion``."""
-    data = acquisition.get("Data") if isinstance(acquisition.get("Data"), dict) else {}
+    raw = acquisition.get("Data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     dispersion, offset = meta_.number(data.get("dispersion")), meta_.number(data.get("offset")) or 0.0
     if dispersion is None:
         return {"values": np.arange(size), "units": "", "quantity": "Channel"}
@@ -237,7 +238,8 @@ def eels_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Dat
         dims = (xdim, "energy_loss")
     coords["energy_loss"] = eels_axis(acquisition, channels)
     attrs = _attrs(item, name, source)
-    data = acquisition.get("Data") if isinstance(acquisition.get("Data"), dict) else {}
+    raw = acquisition.get("Data")
+    data: dict[str, Any] = raw if isinstance(raw, dict) else {}
     exposure = meta_.number(data.get("exposureTime"))
     attrs["metadata"] = {**attrs["metadata"], "signal": "EELS"}
     if exposure:

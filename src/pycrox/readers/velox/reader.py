@@ -1,4 +1,4 @@
-"""Thermo Fisher (FEI) Velox EMD files: images, image stacks, EDS spectra and spectrum images.
+"""Thermo Fisher (FEI) Velox EMD files: images, image stacks, EDS spectra, EDS and EELS spectrum images.
 
 A Velox EMD file is HDF5 with a ``/Version`` JSON block (``"format": "Velox"``) and signals under
 ``/Data/<kind>/<uuid>``: ``Image`` (``Data`` stored ``(y, x, frame)``), ``Spectrum`` (``Data``
@@ -6,7 +6,9 @@ A Velox EMD file is HDF5 with a ``/Version`` JSON block (``"format": "Velox"``) 
 `pycrox.readers.velox._spectrum`). Every signal becomes a node of the tree named after its title
 (the detector, the display label or the element of an EDS map): images keep the stored order
 (a single frame is dropped lazily), spectra are ``(energy)``, and the spectrum streams of all
-detectors are summed into one ``EDS`` cube ``(y, x, energy)`` that is decoded when it is read.
+detectors are summed into one ``EDS`` cube ``(y, x, energy)`` that is decoded when it is read;
+``EelsSpectrumImage`` groups (``Data`` stored ``(x, energy_loss, y)``, one group per energy range of
+the Zebra detector) are ``EELS`` nodes in that order, with their energy offsets.
 Each signal carries the JSON metadata of its frame 0 (and of every detector stream) in
 ``original_metadata``, the frames' differing values under ``Frames``; the file's other JSON blocks
 (operations, displays, ...) are the root node's ``original_metadata``.
