@@ -27,6 +27,7 @@ exclude_patterns = [
     "_build",
     "generated/*.tmp",
     "sg_execution_times.rst",
+    "formats/_table.md",
     "gallery/*.ipynb",
     "gallery/*.py",
     "gallery/*.zip",

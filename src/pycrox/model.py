@@ -360,7 +360,7 @@ def from_array(
     data: Any,
     dims: Sequence[Hashable] | None = None,
     *,
-    coords: Mapping[Hashable, Any] | None = None,
+    coords: Mapping[Any, Any] | None = None,
     name: Hashable | None = None,
     title: str | None = None,
     quantity: str = "",
@@ -423,6 +423,7 @@ def from_array(
     attrs = {
         "title": title if title is not None else ("" if name is None else str(name)),
         "quantity": quantity,
+        "long_name": long_name(quantity, units),
         "units": units,
         "data_type": _data_type(data_type) if data_type is not None else guess_data_type(dim_types),
         "modality": modality,
