@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -127,9 +128,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (PycroxError, FileNotFoundError) as exc:
+    except (PycroxError, OSError) as exc:
         print(f"pycrox {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:
+        if os.environ.get("PYCROX_DEBUG"):
+            raise
+        print(f"pycrox {args.command}: error: {type(exc).__name__}: {exc} (set PYCROX_DEBUG=1 for the traceback)",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -219,26 +219,35 @@ def to_zarr(
     write_zarr(obj, store, mode=mode, storage_options=storage_options, chunks=chunks)
 
 
-def to_netcdf(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: Any, *, mode: str = "w-") -> None:
+def to_netcdf(
+    obj: xr.DataArray | xr.Dataset | xr.DataTree,
+    path: Any,
+    *,
+    mode: str = "w-",
+    storage_options: dict | None = None,
+) -> None:
     """Write a pycrox object to netCDF-4 (h5netcdf) that `open` reads back losslessly.
 
     Parameters
     ----------
     obj : xarray.DataArray, xarray.Dataset or xarray.DataTree
         What to write.
-    path : str or os.PathLike
-        Target file, written under a temporary name and moved into place.
+    path : str, os.PathLike or URL
+        Target file, written under a temporary name (a temporary key on object stores) and moved
+        into place.
     mode : {"w-", "w"}
         ``"w-"`` (default) refuses an existing file, ``"w"`` replaces it.
+    storage_options : dict, optional
+        fsspec options for URLs.
 
     Raises
     ------
     WriteError
-        If the target exists and `mode` is ``"w-"``.
+        If the target exists and `mode` is ``"w-"``, or is a directory.
     """
     from pycrox.stores.netcdf.writer import write_netcdf
 
-    write_netcdf(obj, path, mode=mode)
+    write_netcdf(obj, path, mode=mode, storage_options=storage_options)
 
 
 def to_nsid(obj: xr.DataArray | xr.Dataset | xr.DataTree, path: Any, **kwargs: Any) -> None:

@@ -24,12 +24,21 @@ from typing import IO, Any
 
 import fsspec
 
-from pycrox.errors import NotFoundError, WriteError
+from pycrox.errors import FormatError, NotFoundError, WriteError
 
 #: fsspec block size for remote files: headers and chunks in few, small requests
 REMOTE_BLOCK_SIZE = 256 * 2**10
 
-__all__ = ["Source", "atomic_target", "is_local", "open_source", "read_head", "tuned_options"]
+__all__ = [
+    "Source",
+    "atomic_target",
+    "is_local",
+    "open_source",
+    "read_head",
+    "recover",
+    "redact",
+    "tuned_options",
+]
 
 
 @dataclass
@@ -187,6 +196,12 @@ def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bo
             recover(Path(path))  # a store a killed writer had set aside comes back
         if must_exist and not os.path.exists(path):
             raise NotFoundError(text)
+        if os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path)):
+            raise FormatError(
+                text,
+                "is neither a regular file nor a directory (a FIFO, socket or device); "
+                "pycrox reads only files and stores",
+            )
         return Source(name=text, path=path, storage_options=options)
     if isinstance(obj, str):
         if must_exist:
@@ -194,14 +209,36 @@ def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bo
             try:
                 exists = fs.exists(path)
             except Exception as exc:  # credentials, endpoint: say which URL
-                raise NotFoundError(obj, f"cannot be reached: {exc}") from exc
+                raise NotFoundError(redact(obj), f"cannot be reached: {redact(str(exc))}") from exc
             if not exists:
-                raise NotFoundError(obj)
-        return Source(name=obj, url=obj, storage_options=options)
+                raise NotFoundError(redact(obj))
+        return Source(name=redact(obj), url=obj, storage_options=options)
     if hasattr(obj, "read") and hasattr(obj, "seek"):
         name = getattr(obj, "path", None) or getattr(obj, "name", None) or repr(obj)
         return Source(name=str(name), fileobj=obj, storage_options=options)
     raise TypeError(f"cannot read from {type(obj).__name__}: pass a path, URL or binary file object")
+
+
+def redact(url: str) -> str:
+    """`url` without user name, password, query string and fragment: what may be stored or shown.
+
+    Examples
+    --------
+    >>> redact("https://user:pw@host:8080/data/f.dm4?X-Amz-Signature=abc#x")
+    'https://host:8080/data/f.dm4'
+    >>> redact("simplecache::s3://bucket/f.h5")
+    'simplecache::s3://bucket/f.h5'
+    """
+    parts = []
+    for part in url.split("::"):
+        if "://" in part:
+            scheme, rest = part.split("://", 1)
+            rest = rest.split("#", 1)[0].split("?", 1)[0]
+            host, _, path = rest.partition("/")
+            host = host.rsplit("@", 1)[-1]
+            part = f"{scheme}://{host}" + (f"/{path}" if _ or path else "")
+        parts.append(part)
+    return "::".join(parts)
 
 
 def tuned_options(url: str, storage_options: dict | None) -> dict:
@@ -282,8 +319,8 @@ def atomic_target(
     if mode not in ("w", "w-"):
         raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
     if not is_local(target):
-        with _remote_target(str(target), mode, storage_options or {}) as tmp:
-            yield tmp
+        with _remote_target(str(target), mode, storage_options or {}) as remote_tmp:
+            yield remote_tmp
         return
     final = Path(os.fspath(target)).expanduser()
     if final.is_symlink():
@@ -357,9 +394,10 @@ def _swap_directory(tmp: Path, final: Path, attempts: int = 8) -> None:
     writers race, the last one to move in wins; none fails half-way.
     """
     for _ in range(attempts):
-        old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        aside = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
+        old: Path | None = aside
         try:
-            os.rename(final, old)
+            os.rename(final, aside)
         except FileNotFoundError:
             old = None  # another writer has it aside right now, or there was none
         try:

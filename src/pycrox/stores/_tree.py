@@ -20,7 +20,7 @@ __all__ = ["KIND_ATTR", "encode_tree", "read", "to_tree", "unwrap"]
 
 KIND_ATTR = "pycrox_kind"
 _UNNAMED = "__xarray_dataarray_variable__"
-_OPEN_OPTIONS = {"decode_times": False, "decode_timedelta": False, "mask_and_scale": False}
+_OPEN_OPTIONS: dict[str, Any] = {"decode_times": False, "decode_timedelta": False, "mask_and_scale": False}
 
 
 def to_tree(obj: xr.DataArray | xr.Dataset | xr.DataTree) -> xr.DataTree:
