@@ -28,10 +28,18 @@ def nion_dir(shared_data) -> Path:
 
 
 def _properties(**overrides) -> dict:
-    base = {"type": "data-item", "title": "synthetic", "created": "2021-03-04T23:30:00.000000",
-            "timezone_offset": "+0100", "is_sequence": False, "collection_dimension_count": 0,
-            "datum_dimension_count": 2, "intensity_calibration": {"offset": 0.0, "scale": 1.0, "units": "counts"},
-            "dimensional_calibrations": [{"offset": 0.0, "scale": 1.0, "units": ""}] * 2, "metadata": {}}
+    base = {
+        "type": "data-item",
+        "title": "synthetic",
+        "created": "2021-03-04T23:30:00.000000",
+        "timezone_offset": "+0100",
+        "is_sequence": False,
+        "collection_dimension_count": 0,
+        "datum_dimension_count": 2,
+        "intensity_calibration": {"offset": 0.0, "scale": 1.0, "units": "counts"},
+        "dimensional_calibrations": [{"offset": 0.0, "scale": 1.0, "units": ""}] * 2,
+        "metadata": {},
+    }
     return {**base, **overrides}
 
 
@@ -88,10 +96,17 @@ def test_open_reads_only_headers_and_a_row_reads_one_row(nion_dir):
 
 def test_spectrum_image_dims_and_calibrations(tmp_path):
     data = np.arange(2 * 3 * 5, dtype=np.float32).reshape(2, 3, 5)
-    calibrations = [{"offset": -1.0, "scale": 0.5, "units": "nm"}, {"offset": 0.0, "scale": 0.5, "units": "nm"},
-                    {"offset": 100.0, "scale": 2.0, "units": "eV"}]
-    props = _properties(collection_dimension_count=2, datum_dimension_count=1, dimensional_calibrations=calibrations,
-                        metadata={"instrument": {"high_tension": 60000.0}, "hardware_source": {"exposure": 0.01}})
+    calibrations = [
+        {"offset": -1.0, "scale": 0.5, "units": "nm"},
+        {"offset": 0.0, "scale": 0.5, "units": "nm"},
+        {"offset": 100.0, "scale": 2.0, "units": "eV"},
+    ]
+    props = _properties(
+        collection_dimension_count=2,
+        datum_dimension_count=1,
+        dimensional_calibrations=calibrations,
+        metadata={"instrument": {"high_tension": 60000.0}, "hardware_source": {"exposure": 0.01}},
+    )
     da = pycrox.open(_ndata(tmp_path / "si.ndata", data, props))
     assert da.dims == ("y", "x", "energy_loss")
     assert da.attrs["data_type"] == "SPECTRAL_IMAGE"
@@ -106,8 +121,12 @@ def test_spectrum_image_dims_and_calibrations(tmp_path):
 
 def test_sequence_of_diffraction_patterns(tmp_path):
     data = np.zeros((4, 2, 3, 6, 6), dtype=np.uint16)
-    props = _properties(is_sequence=True, collection_dimension_count=2, datum_dimension_count=2,
-                        dimensional_calibrations=[{"offset": 0, "scale": 1, "units": ""}] * 5)
+    props = _properties(
+        is_sequence=True,
+        collection_dimension_count=2,
+        datum_dimension_count=2,
+        dimensional_calibrations=[{"offset": 0, "scale": 1, "units": ""}] * 5,
+    )
     da = pycrox.open(_ndata(tmp_path / "seq.ndata", data, props))
     assert da.dims == ("frame", "y", "x", "ky", "kx")
 
@@ -118,8 +137,11 @@ def test_fortran_order_and_deflated_members(tmp_path):
     assert stored.dims == ("y", "x")
     np.testing.assert_array_equal(stored.values, data)
     np.testing.assert_array_equal(stored.isel(x=2).values, data[:, 2])
-    deflated = pycrox.open(_ndata(tmp_path / "d.ndata", np.ascontiguousarray(data), _properties(),
-                                  compression=zipfile.ZIP_DEFLATED))
+    deflated = pycrox.open(
+        _ndata(
+            tmp_path / "d.ndata", np.ascontiguousarray(data), _properties(), compression=zipfile.ZIP_DEFLATED
+        )
+    )
     np.testing.assert_array_equal(deflated.values, data)
 
 
@@ -169,7 +191,7 @@ def test_npy_header_claiming_more_data_than_stored_raises(tmp_path):
     path = _ndata(tmp_path / "lie.ndata", np.zeros((4, 4), np.float32), _properties())
     raw = bytearray(path.read_bytes())
     at = raw.index(b"(4, 4)")
-    raw[at:at + 6] = b"(40,4)"
+    raw[at : at + 6] = b"(40,4)"
     path.write_bytes(bytes(raw))
     with pytest.raises(FormatError, match=r"lie\.ndata:offset \d+: data\.npy declares"):
         pycrox.open(path)
@@ -193,3 +215,53 @@ def test_calibration_count_must_match_dimensions(tmp_path):
     props = _properties(dimensional_calibrations=[{"offset": 0, "scale": 1, "units": ""}] * 3)
     with pytest.raises(FormatError, match=r"3 dimensional calibrations for 2-D data"):
         pycrox.open(_ndata(tmp_path / "x.ndata", np.zeros((2, 2)), props))
+
+
+def test_deflated_member_streams_only_the_rows_a_read_needs(tmp_path):
+    import tracemalloc
+
+    frames = np.zeros((64, 256, 256), dtype=np.float32)  # 16 MiB, deflates to a few KiB
+    frames[:, 0, 0] = np.arange(64)
+    props = _properties(
+        is_sequence=True,
+        datum_dimension_count=2,
+        dimensional_calibrations=[{"offset": 0.0, "scale": 1.0, "units": ""}] * 3,
+    )
+    da = pycrox.open(_ndata(tmp_path / "stack.ndata", frames, props, compression=zipfile.ZIP_DEFLATED))
+    tracemalloc.start()
+    first = da.isel(frame=1).values
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert first[0, 0] == 1.0
+    assert peak < frames.nbytes / 4  # two frames (and zip buffers) decompressed, not all sixteen MiB
+    np.testing.assert_array_equal(da.isel(frame=-1).values, frames[-1])
+
+
+def test_deflate_bomb_declaring_more_than_deflate_can_expand_is_refused(tmp_path):
+    path = tmp_path / "bomb.ndata"
+    header = io.BytesIO()
+    np.save(header, np.zeros(0, dtype=np.uint8))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": "|u1", "fortran_order": False, "shape": (2**31,)}
+        )
+        zf.writestr("data.npy", buffer.getvalue() + b"\0" * 2**20)
+        zf.writestr(
+            "metadata.json",
+            json.dumps(
+                _properties(
+                    datum_dimension_count=1,
+                    dimensional_calibrations=[{"offset": 0.0, "scale": 1.0, "units": ""}],
+                )
+            ),
+        )
+    raw = bytearray(path.read_bytes())  # make the zip directory declare 2 GiB for data.npy, as a bomb does
+    size = 2**31 + len(buffer.getvalue())
+    for sig in (b"PK\x03\x04", b"PK\x01\x02"):
+        at = raw.find(sig)
+        offset = 22 if sig == b"PK\x03\x04" else 24
+        raw[at + offset : at + offset + 4] = size.to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(pycrox.FormatError, match="more than deflate can expand"):
+        pycrox.open(path)

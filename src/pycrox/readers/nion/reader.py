@@ -119,8 +119,12 @@ def _ndata_array(source: Source) -> tuple[Any, bool]:
     dtype, shape, fortran, header_size = parse_npy_header(head, source.name, start)
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if header_size + nbytes > member.file_size:
-        raise FormatError(source.name, f"data.npy declares {shape} {dtype} ({nbytes} bytes) but the member "
-                          f"holds {member.file_size - header_size}", where=f"offset {start}")
+        raise FormatError(
+            source.name,
+            f"data.npy declares {shape} {dtype} ({nbytes} bytes) but the member "
+            f"holds {member.file_size - header_size}",
+            where=f"offset {start}",
+        )
     check_extent(source, start + header_size, nbytes, "data.npy")
     return lazy_raw(source, start + header_size, dtype, shape[::-1] if fortran else shape), fortran
 
@@ -134,22 +138,32 @@ def parse_npy_header(head: bytes, name: str, offset: int = 0) -> tuple[np.dtype,
         When the magic, version or header dictionary is not a valid ``.npy`` header.
     """
     if not head.startswith(b"\x93NUMPY") or len(head) < 10:
-        raise FormatError(name, f"data.npy does not start with the .npy magic (found {head[:6]!r})",
-                          where=f"offset {offset}")
+        raise FormatError(
+            name,
+            f"data.npy does not start with the .npy magic (found {head[:6]!r})",
+            where=f"offset {offset}",
+        )
     major = head[6]
-    length, start = (struct.unpack("<H", head[8:10])[0], 10) if major == 1 else (
-        struct.unpack("<I", head[8:12])[0], 12)
+    length, start = (
+        (struct.unpack("<H", head[8:10])[0], 10) if major == 1 else (struct.unpack("<I", head[8:12])[0], 12)
+    )
     if major not in (1, 2, 3) or start + length > len(head):
-        raise FormatError(name, f".npy version {major} with a {length}-byte header is not understood",
-                          where=f"offset {offset}")
+        raise FormatError(
+            name,
+            f".npy version {major} with a {length}-byte header is not understood",
+            where=f"offset {offset}",
+        )
     try:
-        header = ast.literal_eval(head[start:start + length].decode("latin-1"))
-        dtype = np.dtype(header["descr"] if isinstance(header["descr"], str) else
-                         [tuple(f) for f in header["descr"]])
+        header = ast.literal_eval(head[start : start + length].decode("latin-1"))
+        dtype = np.dtype(
+            header["descr"] if isinstance(header["descr"], str) else [tuple(f) for f in header["descr"]]
+        )
         shape = tuple(int(n) for n in header["shape"])
         fortran = bool(header["fortran_order"])
     except (ValueError, SyntaxError, KeyError, TypeError) as exc:
-        raise FormatError(name, f"bad .npy header dictionary: {exc}", where=f"offset {offset + start}") from exc
+        raise FormatError(
+            name, f"bad .npy header dictionary: {exc}", where=f"offset {offset + start}"
+        ) from exc
     if dtype.hasobject or any(n < 0 for n in shape):
         raise FormatError(name, f".npy header declares unsupported {dtype} {shape}", where=f"offset {offset}")
     return dtype, shape, fortran, start + length
@@ -165,20 +179,33 @@ def _signal(source: Source, properties: dict, data: Any, name: str, fortran: boo
     shape = tuple(data.shape)[::-1] if fortran else tuple(data.shape)
     calibrations = properties.get("dimensional_calibrations") or []
     if len(calibrations) not in (0, len(shape)):
-        raise FormatError(source.name, f"{len(calibrations)} dimensional calibrations for {len(shape)}-D data "
-                          f"{shape}", where="dimensional_calibrations")
+        raise FormatError(
+            source.name,
+            f"{len(calibrations)} dimensional calibrations for {len(shape)}-D data {shape}",
+            where="dimensional_calibrations",
+        )
     calibrations = calibrations or [{}] * len(shape)
     dims = dimension_names(properties, [unit_spelling(c.get("units"), "Length") for c in calibrations])
-    coords = {dim: {"values": _number(c, "offset", 0.0) + _number(c, "scale", 1.0) * np.arange(n, dtype=np.float64),
-                    "units": unit_spelling(c.get("units"), model.DIMENSIONS.get(dim, ("Length",))[0])}
-              for dim, c, n in zip(dims, calibrations, shape, strict=True)}
+    coords = {
+        dim: {
+            "values": _number(c, "offset", 0.0) + _number(c, "scale", 1.0) * np.arange(n, dtype=np.float64),
+            "units": unit_spelling(c.get("units"), model.DIMENSIONS.get(dim, ("Length",))[0]),
+        }
+        for dim, c, n in zip(dims, calibrations, shape, strict=True)
+    }
     intensity = properties.get("intensity_calibration") or {}
     plain = _number(intensity, "scale", 1.0) == 1.0 and _number(intensity, "offset", 0.0) == 0.0
     da = model.from_array(
-        data, dims[::-1] if fortran else dims, coords=coords, name=name,
-        title=str(properties.get("title") or name), quantity="Intensity",
-        units=unit_spelling(intensity.get("units")) if plain else "", source="Nion Swift",
-        metadata=normalised_metadata(properties), original_metadata=jsonlike(properties),
+        data,
+        dims[::-1] if fortran else dims,
+        coords=coords,
+        name=name,
+        title=str(properties.get("title") or name),
+        quantity="Intensity",
+        units=unit_spelling(intensity.get("units")) if plain else "",
+        source="Nion Swift",
+        metadata=normalised_metadata(properties),
+        original_metadata=jsonlike(properties),
     )
     da = da.transpose(*dims) if fortran else da
     return provenance.record(da, "readers.nion.read_tree", source=source.name)
@@ -199,8 +226,9 @@ def dimension_names(properties: dict, units: list[str]) -> list[str]:
     if sequence + collection + datum != ndim or min(collection, datum) < 0:
         collection, datum = 0, ndim - sequence
     names = ["frame"] * sequence + {0: [], 1: ["x"], 2: ["y", "x"], 3: ["z", "y", "x"]}.get(
-        collection, [f"scan{i}" for i in range(collection)])
-    datum_units = units[sequence + collection:]
+        collection, [f"scan{i}" for i in range(collection)]
+    )
+    datum_units = units[sequence + collection :]
     if datum == 1:
         names += [model.dimension_for(datum_units[0], spectral=True)]
     elif datum == 2:
@@ -223,19 +251,26 @@ def _unique(names: list[str]) -> list[str]:
 
 def normalised_metadata(properties: dict) -> dict[str, Any]:
     """`pycrox.model.METADATA_KEYS` from a data item: local date/time, beam energy, detector, ..."""
-    md = properties.get("metadata") if isinstance(properties.get("metadata"), dict) else {}
-    hardware = md.get("hardware_source") if isinstance(md.get("hardware_source"), dict) else {}
-    instrument = md.get("instrument") if isinstance(md.get("instrument"), dict) else {}
+    md = properties.get("metadata")
+    md = md if isinstance(md, dict) else {}
+    hardware = md.get("hardware_source")
+    hardware = hardware if isinstance(hardware, dict) else {}
+    instrument = md.get("instrument")
+    instrument = instrument if isinstance(instrument, dict) else {}
     local = _local_time(properties.get("created"), properties.get("timezone_offset"))
     pixel_time = _find(md, "pixel_time_us")
-    return drop_empty({
-        "date": local.date().isoformat() if local else None,
-        "time": local.time().replace(microsecond=0).isoformat() if local else None,
-        "beam_energy": quantity(instrument.get("high_tension", _find(md, "high_tension")), "keV", scale=1e-3),
-        "detector": hardware.get("hardware_source_name") or hardware.get("hardware_source_id"),
-        "exposure_time": quantity(hardware.get("exposure"), "s"),
-        "dwell_time": quantity(pixel_time, "s", scale=1e-6),
-    })
+    return drop_empty(
+        {
+            "date": local.date().isoformat() if local else None,
+            "time": local.time().replace(microsecond=0).isoformat() if local else None,
+            "beam_energy": quantity(
+                instrument.get("high_tension", _find(md, "high_tension")), "keV", scale=1e-3
+            ),
+            "detector": hardware.get("hardware_source_name") or hardware.get("hardware_source_id"),
+            "exposure_time": quantity(hardware.get("exposure"), "s"),
+            "dwell_time": quantity(pixel_time, "s", scale=1e-6),
+        }
+    )
 
 
 def _find(tree: Any, key: str, depth: int = 6) -> Any:
