@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import h5py
+import numpy as np
 import xarray as xr
 
 from pycrox._hdf5 import WRITE_BATCH_BYTES, write_array
@@ -46,10 +47,40 @@ class StorageOptions:
     compression_opts: Any = None
 
 
+#: data larger than this are written in chunks by default (streamed reads and writes of frames)
+CHUNKED_ABOVE = 8 * 2**20
+#: the size of one default chunk
+CHUNK_BYTES = 4 * 2**20
+
+
+def frame_chunks(variable: xr.Variable) -> tuple[int, ...] | None:
+    """Default chunks: whole frames (the last two dims) of at most `CHUNK_BYTES`, tiles of larger frames.
+
+    Data up to `CHUNKED_ABOVE` bytes stay contiguous (None), as pyNSID writes them.
+
+    Examples
+    --------
+    >>> frame_chunks(xr.Variable(("t", "y", "x"), np.empty((100, 1024, 1024), "u2")))
+    (2, 1024, 1024)
+    >>> frame_chunks(xr.Variable(("y", "x"), np.empty((8192, 8192), "f8")))
+    (64, 8192)
+    """
+    shape, itemsize = variable.shape, variable.dtype.itemsize
+    if variable.ndim == 0 or variable.size * itemsize <= CHUNKED_ABOVE:
+        return None
+    chunks = list(shape)
+    for axis in range(variable.ndim):  # leading dims one by one, then rows of the last frame dims
+        if int(np.prod(chunks, dtype=np.int64)) * itemsize <= CHUNK_BYTES:
+            break
+        rest = int(np.prod(chunks[axis + 1 :], dtype=np.int64)) * itemsize
+        chunks[axis] = max(1, min(shape[axis], CHUNK_BYTES // max(rest, 1)))
+    return tuple(chunks)
+
+
 def _chunk_shape(variable: xr.Variable, options: StorageOptions, compressed: bool) -> Any:
     chunks = options.chunks
     if chunks is None:
-        chunks = variable.encoding.get("chunksizes") or (True if compressed else None)
+        chunks = variable.encoding.get("chunksizes") or (True if compressed else frame_chunks(variable))
     if chunks is None or chunks is False:
         return None
     if chunks is True:
