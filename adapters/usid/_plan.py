@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from pycrox.adapters.usid import _ancillary, _attrs, _document, mapping
+from pycrox.adapters.usid import _ancillary, _attrs, _be, _document, mapping
 from pycrox.errors import ModelError
 
 __all__ = ["AncillaryPlan", "MainPlan", "plan_main"]
@@ -98,6 +98,7 @@ def plan_main(
         If dims are not strings or empty, fields disagree on their dims, or `position_dims` names
         unknown dims.
     """
+    obj = _be.to_file(obj)  # BE results read from a file get BGlib's field names back
     fields = {str(k): v for k, v in obj.data_vars.items()} if isinstance(obj, xr.Dataset) else {name: obj}
     if not fields:
         raise ModelError(f"{name}: a Dataset without data variables cannot be a USID main dataset")

@@ -19,7 +19,7 @@ from xarray.backends.file_manager import FILE_CACHE
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox import provenance
-from pycrox.adapters.usid import _attrs, mapping
+from pycrox.adapters.usid import _attrs, _be, mapping
 from pycrox.adapters.usid._h5write import FileWriter
 from pycrox.adapters.usid._plan import plan_main
 from pycrox.errors import ModelError, NotFoundError, WriteError
@@ -91,16 +91,19 @@ def write_results(
     """
     where = source_path(source)
     with open_for_append(path) as h5:
+        into = _be.existing_group(h5, where)  # a BE results group: add Fit beside its Guess
+        where = into[1] if into else where
         src = h5.get(where)
         if not isinstance(src, h5py.Dataset) or "Position_Indices" not in src.attrs:
             raise NotFoundError(path, f"no USID main dataset at {where!r} to attach the results to")
         step = provenance.last_step(obj) if isinstance(obj, xr.DataArray | xr.Dataset) else None
         tool, parameters = (step[0], dict(step[1].get("parameters") or {})) if step else ("pycrox", {})
-        tool = _tool_name(tool, parameters)
+        tool = _be.tool_name(obj) or _tool_name(tool, parameters)
         writer = FileWriter(h5)
-        group = _new_group(writer, src, re.sub(r"-", "_", tool))
+        group = into[0] if into else _new_group(writer, src, re.sub(r"-", "_", tool))
         try:
-            _group_attrs(writer, group, tool, parameters, where)
+            if not into:
+                _group_attrs(writer, group, tool, parameters, where)
             shared = {name: h5[src.attrs[name]].name for name in mapping.ANCILLARY}
             writer.adopt(list(shared.values()))
             for name, signal in _signals(obj, compound):
@@ -132,6 +135,9 @@ def _group_attrs(writer: FileWriter, group: h5py.Group, tool: str, parameters: d
 
 
 def _signals(obj: Any, compound: bool | None) -> list[tuple[str, Any]]:
+    bglib = _be.signals(obj) if compound is None else None
+    if bglib is not None:
+        return bglib
     if isinstance(obj, xr.DataArray):
         return [(str(obj.name) if obj.name is not None else "Result", obj)]
     if isinstance(obj, xr.Dataset):
