@@ -1,0 +1,21 @@
+"""TVIPS / NanoMegas blockfiles: see `reader`.
+
+`read_tree` and `guess_can_open` live in `reader` (imported on first use, so that xarray's
+engine listing stays cheap); `BlockfileBackendEntrypoint` is the xarray engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pycrox.readers.blockfile.backend import BlockfileBackendEntrypoint
+
+__all__ = ["BlockfileBackendEntrypoint", "guess_can_open", "read_tree"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("guess_can_open", "read_tree"):
+        from pycrox.readers.blockfile import reader
+
+        return getattr(reader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
