@@ -138,7 +138,7 @@ def _comparable_dict(attrs: Mapping) -> dict:
     return {key: comparable(value) for key, value in attrs.items()}
 
 
-def comparable_attrs(obj: T) -> T:
+def comparable_attrs(obj: T, *, copy: bool = True) -> T:
     """`obj` with every nested dict in its attrs made a `MetadataDict`, so xarray can compare it.
 
     Every attrs counts: the object's, its variables', its coordinates' and, in a tree, every
@@ -147,7 +147,10 @@ def comparable_attrs(obj: T) -> T:
     Parameters
     ----------
     obj : xarray.DataArray, xarray.Dataset or xarray.DataTree
-        Not modified; data are not copied or loaded.
+        Not modified (unless `copy` is False); data are not copied or loaded.
+    copy : bool, default True
+        False changes the attrs of `obj` itself and returns it: for objects nobody else holds yet
+        (a reader's fresh output), which saves the copy.
 
     Returns
     -------
@@ -155,13 +158,14 @@ def comparable_attrs(obj: T) -> T:
         A shallow copy (closing it closes the files `obj` holds open) whose attrs compare with xarray's ``identical``, ``equals``,
         ``xarray.testing.assert_identical`` and every ``combine_attrs`` option.
     """
-    out = obj.copy(deep=False)  # new Variable objects (attrs dicts copied), shared data
+    out = obj.copy(deep=False) if copy else obj  # a copy has new Variable objects, shared data
     if isinstance(out, xr.DataTree):
         for node in out.subtree:
             node.attrs = _comparable_dict(node.attrs)
             for variable in node.variables.values():  # the copy's own Variable objects
                 variable.attrs = _comparable_dict(variable.attrs)
-        out.set_close(obj.close)  # copies drop the closers: closing the copy closes what `obj` holds open
+        if copy:
+            out.set_close(obj.close)  # copies drop the closers: closing the copy closes what `obj` holds open
         return out
     out.attrs = _comparable_dict(out.attrs)
     variables = out.coords.variables if isinstance(out, xr.DataArray) else out.variables

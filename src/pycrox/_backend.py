@@ -38,7 +38,12 @@ class TreeBackendEntrypoint(BackendEntrypoint):
     """
 
     format_name: ClassVar[str] = ""
-    open_dataset_parameters = ("filename_or_obj", "drop_variables", "group", "storage_options")
+    open_dataset_parameters: ClassVar[tuple[str, ...]] = (
+        "filename_or_obj",
+        "drop_variables",
+        "group",
+        "storage_options",
+    )
     supports_groups = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -54,9 +59,10 @@ class TreeBackendEntrypoint(BackendEntrypoint):
         self, filename_or_obj: Any, storage_options: dict | None, options: dict[str, Any]
     ) -> xr.DataTree:
         formats.check_options(self.format_name, options)
-        return formats.reader(self.format_name).read_tree(
+        tree = formats.reader(self.format_name).read_tree(
             filename_or_obj, storage_options=storage_options, **options
         )
+        return model.comparable_attrs(tree, copy=False)
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:
         """Whether the reader recognises the file; False instead of raising."""

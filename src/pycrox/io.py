@@ -60,7 +60,9 @@ def _read(src: Source, engine: str, chunks: Any, storage_options: dict | None,
     entry = _formats.by_name(engine)
     if entry.kind == "store":
         return _formats.reader(engine).read_tree(src, chunks=chunks)
-    tree = model.comparable_attrs(_formats.reader(engine).read_tree(src, storage_options=storage_options, **options))
+    tree = model.comparable_attrs(
+        _formats.reader(engine).read_tree(src, storage_options=storage_options, **options), copy=False
+    )
     return (tree.map_over_datasets(lambda ds: _chunk(ds, chunks)) if chunks is not None else tree), None
 
 
@@ -176,7 +178,7 @@ def _read_h5py_object(source: Any, engine: str | None) -> xr.DataTree:
         engine = next((n for n in _formats.names() if _guess(n, source)), None)
         if engine is None:
             raise FormatError(source.file.filename, "no pycrox reader recognises this HDF5 object", where=source.name)
-    return model.comparable_attrs(_formats.reader(engine).read_tree(source))
+    return model.comparable_attrs(_formats.reader(engine).read_tree(source), copy=False)
 
 
 def _guess(name: str, source: Any) -> bool:
