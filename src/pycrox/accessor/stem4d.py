@@ -37,6 +37,8 @@ class STEM4DNamespace:
         """Bragg disks by template cross-correlation; see `pycrox.analysis.stem4d.find_disks`."""
         return stem4d.find_disks(self._obj, template, **kwargs)
 
-    def strain(self, template: Any, g1: Any, g2: Any, *, disk_options: dict | None = None, **kwargs: Any) -> xr.Dataset:
+    def strain(
+        self, template: Any, g1: Any, g2: Any, *, disk_options: dict | None = None, **kwargs: Any
+    ) -> xr.Dataset:
         """Strain maps from the Bragg disks found with `template`; see `pycrox.analysis.stem4d.strain`."""
         return stem4d.strain(stem4d.find_disks(self._obj, template, **(disk_options or {})), g1, g2, **kwargs)
