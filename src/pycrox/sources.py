@@ -146,9 +146,9 @@ class Source:
         return int(fs.size(path))
 
     def is_dir(self) -> bool:
-        """Whether the source is a directory (a Zarr store, say); asked once per remote source."""
-        if self.path is not None:
-            return os.path.isdir(self.path)
+        """Whether the source is a directory (a Zarr store, say); asked once per source."""
+        if self.path is not None and self._dir is None:
+            self._dir = os.path.isdir(self.path)
         if self.url is not None and self._dir is None:
             fs, path = fsspec.core.url_to_fs(self.url, **self.storage_options)
             self._dir = bool(fs.isdir(path))
@@ -257,8 +257,8 @@ def tuned_options(url: str, storage_options: dict | None) -> dict:
 def read_head(source: Source, n: int = 512) -> bytes:
     """The first `n` bytes of a file source (``b""`` for directories or unreadable sources).
 
-    For URLs the first 4 KiB are read once and kept on the `Source`, so that format detection,
-    which asks every reader in turn, costs one request on an object store.
+    The first 4 KiB are read once and kept on the `Source`, so that format detection, which asks
+    every reader in turn, costs one read (one request on an object store).
     """
     cached = source._head
     if cached is not None and (len(cached) >= n or len(cached) < _HEAD_BYTES):
@@ -272,13 +272,12 @@ def read_head(source: Source, n: int = 512) -> bytes:
             head = source.fileobj.read(n)
             source.fileobj.seek(pos)
             return head
-        size = max(n, _HEAD_BYTES) if source.url is not None else n
+        size = max(n, _HEAD_BYTES)
         with source.open(block_size=size) as fh:
             head = fh.read(size)
     except (OSError, ValueError):
         return b""
-    if source.url is not None:
-        source._head = head
+    source._head = head  # detection asks every reader in turn: one read (one request) for all of them
     return head[:n]
 
 
