@@ -13,11 +13,17 @@ __version__ = "0.1.0"
 from pycrox import accessor as _accessor  # noqa: F401  (registers .pycro)
 from pycrox._versions import show_versions
 from pycrox.errors import (
+    CalibrationWarning,
     DimensionError,
+    EELSError,
+    EELSWarning,
+    FitError,
+    FitWarning,
     FormatError,
     ModelError,
     NotFoundError,
     PycroxError,
+    PycroxWarning,
     UnitError,
     WriteError,
 )
@@ -35,13 +41,19 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
+    "CalibrationWarning",
     "DataType",
     "DimensionError",
     "DimensionType",
+    "EELSError",
+    "EELSWarning",
+    "FitError",
+    "FitWarning",
     "FormatError",
     "ModelError",
     "NotFoundError",
     "PycroxError",
+    "PycroxWarning",
     "UnitError",
     "WriteError",
     "__version__",

@@ -11,12 +11,18 @@ import os
 from typing import Any
 
 __all__ = [
+    "CalibrationWarning",
     "DimensionError",
+    "EELSError",
+    "EELSWarning",
+    "FitError",
+    "FitWarning",
     "FormatError",
     "ModelError",
     "NonFiniteError",
     "NotFoundError",
     "PycroxError",
+    "PycroxWarning",
     "UnitError",
     "WriteError",
 ]
@@ -90,3 +96,27 @@ class UnitError(PycroxError, ValueError):
 
 class WriteError(PycroxError, OSError):
     """A write was refused (existing target without ``mode="w"``) or failed."""
+
+
+class FitError(PycroxError, ValueError):
+    """A model, its parameters or its data cannot be fitted as asked."""
+
+
+class EELSError(PycroxError, ValueError):
+    """An EELS computation cannot be done as asked (missing parameter, unknown edge, bad window)."""
+
+
+class PycroxWarning(UserWarning):
+    """Base of pycrox's warnings: a result was made, but something about it needs the user's attention."""
+
+
+class FitWarning(PycroxWarning):
+    """A fit ran, but not as well as asked (pixels left unconverged, a slow per-pixel fallback)."""
+
+
+class EELSWarning(PycroxWarning):
+    """An EELS result was computed, but needs the user's attention (unconverged pixels, guessed values)."""
+
+
+class CalibrationWarning(PycroxWarning):
+    """A 4-D STEM computation works in pixels or guesses a centre because the file says nothing."""

@@ -20,7 +20,7 @@ import scipy.ndimage
 import scipy.special
 
 from pycrox import units
-from pycrox.errors import PycroxError, UnitError
+from pycrox.errors import FitError, FitWarning, UnitError
 
 __all__ = [
     "BUILTIN",
@@ -42,12 +42,6 @@ __all__ = [
 Array = np.ndarray
 
 
-class FitError(PycroxError, ValueError):
-    """A model, its parameters or its data cannot be fitted as asked."""
-
-
-class FitWarning(UserWarning):
-    """A fit ran, but not as well as asked (pixels left unconverged, a slow per-pixel fallback)."""
 
 
 @dataclass(frozen=True)
@@ -195,7 +189,7 @@ def _voigt_jacobian(
 def _peak_features(x: Array, y: Array, baseline: Array) -> tuple[Array, Array, Array]:
     """Signed height above `baseline`, position and full width at half maximum of the main peak."""
     width = max(1, y.shape[1] // 64) * 2 + 1
-    smooth = scipy.ndimage.uniform_filter1d(np.asarray(y, np.float64), width, axis=1, mode="nearest")
+    smooth: np.ndarray = scipy.ndimage.uniform_filter1d(np.asarray(y, np.float64), width, axis=1, mode="nearest")
     above = smooth - baseline[:, None]
     rows = np.arange(y.shape[0])
     top, bottom = above.argmax(axis=1), above.argmin(axis=1)

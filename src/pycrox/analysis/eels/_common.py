@@ -18,7 +18,7 @@ import xarray as xr
 
 from pycrox import units
 from pycrox.analysis._dims import coordinate_spacing, coordinate_units, quantity_in, resolve_dims
-from pycrox.errors import DimensionError, PycroxError, UnitError
+from pycrox.errors import DimensionError, EELSError, EELSWarning, UnitError
 
 __all__ = [
     "ELECTRON_REST_ENERGY_KEV",
@@ -43,12 +43,6 @@ _METADATA_KEYS = {
 _DM_COLLECTION_TAG = "Collection semi-angle (mrad)"
 
 
-class EELSError(PycroxError, ValueError):
-    """An EELS computation cannot be done as asked (missing parameter, unknown edge, bad window)."""
-
-
-class EELSWarning(UserWarning):
-    """An EELS result was computed, but needs the user's attention (unconverged pixels, guessed values)."""
 
 
 def energy_axis(da: xr.DataArray, dim: Hashable | None, func: str) -> tuple[Hashable, np.ndarray]:

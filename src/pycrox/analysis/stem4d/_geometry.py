@@ -23,7 +23,7 @@ import xarray as xr
 
 from pycrox import model, units
 from pycrox.analysis._dims import _split_quantity, coordinate_spacing
-from pycrox.errors import DimensionError, UnitError
+from pycrox.errors import CalibrationWarning, DimensionError, UnitError
 
 __all__ = ["CalibrationWarning", "Geometry", "electron_wavelength", "geometry"]
 
@@ -35,9 +35,6 @@ _C = 299792458.0  # speed of light, m/s
 
 _ANGLES = ("radian", "milliradian", "microradian", "degree")
 
-
-class CalibrationWarning(UserWarning):
-    """A 4-D STEM computation works in pixels or guesses a centre because the file says nothing."""
 
 
 def electron_wavelength(energy_kev: float) -> float:
