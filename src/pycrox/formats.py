@@ -135,17 +135,34 @@ FORMATS: tuple[Format, ...] = (
         write=True,
         corpus=("usid",),
     ),
-    _vendor("velox", "Thermo Fisher Velox EMD", (".emd",), "VeloxBackendEntrypoint", corpus=("velox_emd",)),
     _vendor(
-        "ncem_emd", "Berkeley EMD (NCEM, Prismatic, py4DSTEM)", (".emd", ".h5"), "NCEMEMDBackendEntrypoint"
+        "velox",
+        "Thermo Fisher Velox EMD",
+        (".emd",),
+        "VeloxBackendEntrypoint",
+        corpus=("velox_emd", "../vendor-gaps/velox_emd"),
+    ),
+    _vendor(
+        "ncem_emd",
+        "Berkeley EMD (NCEM, Prismatic, py4DSTEM)",
+        (".emd", ".h5"),
+        "NCEMEMDBackendEntrypoint",
+        corpus=("ncem_emd", "../vendor-gaps/ncem_emd"),
     ),
     _vendor("dm", "Gatan DigitalMicrograph DM3/DM4", (".dm3", ".dm4"), "DMBackendEntrypoint"),
-    _vendor("tia", "FEI TIA SER/EMI", (".ser", ".emi"), "TIABackendEntrypoint"),
+    _vendor(
+        "tia",
+        "FEI TIA SER/EMI",
+        (".ser", ".emi"),
+        "TIABackendEntrypoint",
+        corpus=("tia", "../vendor-gaps/tia"),
+    ),
     _vendor(
         "mrc",
         "MRC / CCP-EM (FEI, SerialEM)",
         (".mrc", ".mrcs", ".rec", ".st", ".ali"),
         "MRCBackendEntrypoint",
+        corpus=("mrc", "../vendor-gaps/mrc"),
     ),
     _vendor(
         "mib", "Quantum Detectors Merlin MIB", (".mib",), "MIBBackendEntrypoint", corpus=("quantumdetector",)
@@ -163,7 +180,15 @@ FORMATS: tuple[Format, ...] = (
         },
     ),
     _vendor("nion", "Nion Swift NDATA / HDF5", (".ndata", ".h5"), "NionBackendEntrypoint"),
-    _vendor("msa", "EMSA/MSA spectra", (".msa", ".ems", ".txt"), "MSABackendEntrypoint", lazy=False),
+    _vendor("hspy", "HyperSpy HSPY / HDF5", (".hspy", ".hdf5", ".h5"), "HSPYBackendEntrypoint"),
+    _vendor(
+        "msa",
+        "EMSA/MSA spectra",
+        (".msa", ".ems", ".txt"),
+        "MSABackendEntrypoint",
+        lazy=False,
+        corpus=("msa", "../vendor-gaps/msa"),
+    ),
     _vendor("igor_ibw", "Igor Pro binary wave (Asylum Research)", (".ibw",), "IgorIBWBackendEntrypoint"),
     _vendor(
         "nanonis",
@@ -171,6 +196,10 @@ FORMATS: tuple[Format, ...] = (
         (".sxm", ".dat", ".3ds"),
         "NanonisBackendEntrypoint",
         eager=(".dat",),
+        options={
+            "read_together": "3DS grids: read every channel in one pass on the first whole-channel read and keep "
+            "the others until read (default False: one channel at a time)",
+        },
     ),
     _vendor(
         "bruker_afm",
@@ -178,11 +207,29 @@ FORMATS: tuple[Format, ...] = (
         (".spm", ".001", ".002", ".003", ".004", ".005", ".006", ".007", ".008", ".009"),
         "BrukerAFMBackendEntrypoint",
     ),
+    _vendor("gwyddion", "Gwyddion GWY / GSF", (".gwy", ".gsf"), "GwyddionBackendEntrypoint"),
+    _vendor("ntmdt_mdt", "NT-MDT MDT", (".mdt",), "NTMDTBackendEntrypoint"),
+    _vendor(
+        "wsxm",
+        "WSxM images and curves (Nanotec)",
+        (".top", ".curves", ".adh", ".ch1", ".ch2", ".ch3"),
+        "WSxMBackendEntrypoint",
+    ),
+    _vendor("digitalsurf", "Digital Surf SUR / PRO", (".sur", ".pro"), "DigitalSurfBackendEntrypoint"),
+    _vendor(
+        "anasys_axz", "Anasys / Bruker nanoIR AXZ", (".axz", ".axd"), "AnasysAXZBackendEntrypoint", lazy=False
+    ),
+    _vendor("blockfile", "TVIPS / NanoMegas blockfile", (".blo",), "BlockfileBackendEntrypoint"),
+    _vendor("renishaw", "Renishaw WiRE WDF (Raman)", (".wdf",), "RenishawBackendEntrypoint"),
     _vendor(
         "tiff",
         "TIFF (FEI, Zeiss, JEOL, TVIPS, Olympus, Hamamatsu, ImageJ, DM)",
         (".tif", ".tiff"),
         "TIFFBackendEntrypoint",
+        options={
+            "strict": "raise a FormatError for a stack holding fewer pages than its ImageJ, OME or series "
+            "shape metadata announce (default False: read the pages found, with a UserWarning)",
+        },
     ),
 )
 
