@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: demo test lint docs bench install install-test clean
+.PHONY: demo test lint typecheck formats-table docs bench install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,14 +19,26 @@ install-test: $(BIN)/python
 demo: install
 	$(BIN)/pycrox demo --out demo-output
 
-test: install-test
-	$(BIN)/ruff check src adapters tests benchmarks examples
+LINTED := src adapters tests benchmarks examples docs/conf.py
+
+test: install-test typecheck
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest tests --timeout=900 -p no:cacheprovider
 	$(BIN)/python -m pytest --doctest-modules --pyargs pycrox pycrox.adapters -p no:cacheprovider -q
 
-lint: install-test
-	$(BIN)/ruff check src adapters tests benchmarks examples
-	$(BIN)/ruff format --check src adapters tests benchmarks examples
+lint: install-test typecheck
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+# mypy on the installed (non-editable) package: mypy cannot see through an editable install
+typecheck: install-test
+	$(BIN)/mypy -p pycrox
+
+formats-table: install
+	$(BIN)/python -c "import re, pathlib; from pycrox import formats; p = pathlib.Path('README.md'); \
+	p.write_text(re.sub(r'(?s)<!-- formats:start -->.*<!-- formats:end -->', \
+	'<!-- formats:start -->\n' + formats.docs_table() + '\n<!-- formats:end -->', p.read_text()))"
 
 docs: install-test
 	$(BIN)/sphinx-build -W --keep-going -b html docs docs/_build/html
