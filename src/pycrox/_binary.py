@@ -9,7 +9,7 @@ first axis reads only the bytes it covers, from local files or fsspec URLs alike
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from xarray.backends import BackendArray
@@ -18,7 +18,19 @@ from xarray.core import indexing
 from pycrox.errors import FormatError
 from pycrox.sources import Source
 
-__all__ = ["RawArray", "check_extent", "lazy_raw"]
+__all__ = ["LazyArray", "RawArray", "check_extent", "lazy_raw"]
+
+
+class LazyArray(Protocol):
+    """What a wrapper needs of the backend array it wraps (xarray's `BackendArray` declares none of it)."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype: ...
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray: ...
 
 
 def check_extent(source: Source, offset: int, nbytes: int, what: str) -> None:
@@ -86,7 +98,7 @@ class RawArray(BackendArray):
         with self._handle() as fh:
             if contiguous:
                 fh.seek(begin)
-                _readinto(fh, memoryview(out.reshape(-1).view(np.uint8)), self.source, begin)
+                _readinto(fh, out.reshape(-1).view(np.uint8).data, self.source, begin)
             else:
                 flat = out.reshape(count, -1).view(np.uint8)
                 for i in range(count):

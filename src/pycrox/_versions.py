@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
+from typing import TextIO
 
 __all__ = ["show_versions"]
 
@@ -12,7 +13,7 @@ _PACKAGES = ("pycrox", "numpy", "scipy", "xarray", "dask", "zarr", "h5py", "h5ne
              "fsspec", "tifffile", "scikit-learn", "s3fs", "distributed")
 
 
-def show_versions(file: object = None) -> str:
+def show_versions(file: TextIO | None = None) -> str:
     """Print (and return) the versions of Python, the platform and pycrox's dependencies."""
     lines = [f"python: {sys.version.split()[0]}", f"platform: {platform.platform()}"]
     for name in _PACKAGES:

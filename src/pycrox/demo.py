@@ -84,8 +84,10 @@ def run(out: str | Path = "demo-output", *, size: int = 64) -> str:
     return "\n".join(lines)
 
 
-def _check_identical(back: xr.DataArray, da: xr.DataArray, path: Path) -> None:
+def _check_identical(back: xr.DataArray | xr.Dataset, da: xr.DataArray, path: Path) -> None:
     """Raise unless `back` (read from `path`) is `da`: values, coordinates, attrs and dtypes."""
+    if not isinstance(back, xr.DataArray):
+        raise PycroxError(f"{path}: read back a {type(back).__name__}, not the DataArray that was written")
     dtypes = {name: back[name].dtype == da[name].dtype for name in da.coords} | {"data": back.dtype == da.dtype}
     if not back.identical(da) or not all(dtypes.values()):
         raise PycroxError(f"{path}: read back differs from what was written (dtypes equal: {dtypes})")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import pint
+from pint.facets.plain import PlainUnit
 
 from pycrox.errors import UnitError
 
@@ -97,13 +98,13 @@ def parse(text: str | pint.Unit, quantity: str | None = None) -> pint.Unit:
         except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError, AssertionError):
             parsed = None
         if isinstance(parsed, pint.Quantity) and parsed.magnitude == 1:
-            return parsed.units
+            return cast(pint.Unit, parsed.units)  # pint annotates .units as PlainUnit; it is ureg.Unit
         raise UnitError(
             f"unknown unit {text!r}; add it with pycrox.units.define() or to the spelling table"
         ) from exc
 
 
-def format(unit: pint.Unit | str, quantity: str | None = None) -> str:
+def format(unit: PlainUnit | str, quantity: str | None = None) -> str:
     """Write a unit as an unambiguous, compact string (``"nm"``, ``"1/nm"``, ``"Å"``).
 
     Parameters

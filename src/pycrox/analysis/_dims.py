@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pint
@@ -319,7 +319,7 @@ def length_in_pixels(value: Any, da: xr.DataArray, dim: Hashable, func: str, nam
 def _split_quantity(value: Any, func: str, name: str) -> tuple[float, pint.Unit]:
     """``"0.5 nm"`` / pint quantity -> (0.5, Unit('nm')) with pycrox's spellings."""
     if isinstance(value, pint.Quantity):
-        return float(np.asarray(value.magnitude)), value.units
+        return float(np.asarray(value.magnitude)), cast(pint.Unit, value.units)  # pint annotates PlainUnit
     if not isinstance(value, str):
         raise TypeError(f"{func}: {name} must be a number or a string such as '0.5 nm', not {value!r}")
     match = re.fullmatch(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*(.*?)\s*", value)

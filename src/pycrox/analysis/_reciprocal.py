@@ -30,8 +30,8 @@ __all__ = [
 
 #: coordinate attr holding what `fft` replaced
 SOURCE_ATTR = "fft_source"
-RECIPROCAL_NAMES = {"x": "kx", "y": "ky", "z": "kz"}
-DIRECT_NAMES = {v: k for k, v in RECIPROCAL_NAMES.items()}
+RECIPROCAL_NAMES: dict[Hashable, Hashable] = {"x": "kx", "y": "ky", "z": "kz"}
+DIRECT_NAMES: dict[Hashable, Hashable] = {v: k for k, v in RECIPROCAL_NAMES.items()}
 
 
 def new_names(

@@ -140,7 +140,7 @@ def _lloyd(
     norms = None if rows is None else np.einsum("ij,ij->i", rows, rows).astype(np.float64)
     previous: np.ndarray | None = None
     for n_iter in range(1, max_iter + 1):
-        if rows is None:
+        if rows is None or norms is None:  # both or neither
             stats = _Pass(matrix.reduce(_pass_block, (k, n + 2), centers.astype(matrix.work_dtype)))
             labels = None
         else:

@@ -20,6 +20,7 @@ import xarray as xr
 from pycrox import model, provenance
 from pycrox.analysis._dims import NonFiniteError, resolve_dims
 from pycrox.analysis._matrix import Matrix, derived_attrs, index_coordinate, squared_units
+from pycrox.errors import PycroxError
 
 __all__ = ["METHODS", "decompose", "denoise"]
 
@@ -292,30 +293,35 @@ def _ica(matrix: Matrix, k: int, random_state: int | None) -> _Parts:
     from sklearn.decomposition import FastICA
 
     pca = _svd(matrix, k, center=True, loadings=not matrix.is_lazy)
+    singular, mean = pca.singular_values, pca.mean
+    if singular is None or mean is None:  # never: a centred _svd sets both
+        raise PycroxError(
+            "ica: the centred SVD gave no singular values or mean (a pycrox bug; please report it)"
+        )
     m = matrix.n_rows
-    scale = np.sqrt(m - 1) / np.where(pca.singular_values > 0, pca.singular_values, 1.0)
+    scale = np.sqrt(m - 1) / np.where(singular > 0, singular, 1.0)
     whitening = pca.components.T * scale  # (n, k): centred rows -> unit-variance scores
     if matrix.is_lazy:
         sample = _fit_rows(matrix, random_state).astype(np.float64)
-        white = (sample - pca.mean) @ whitening
+        white = (sample - mean) @ whitening
     else:
         white = np.asarray(pca.loadings, dtype=np.float64).reshape(m, k) * scale
     estimator = FastICA(whiten=False, random_state=random_state, max_iter=1000, tol=1e-5)
     sources = estimator.fit_transform(white)
     unmixing = estimator.components_  # (k, k): white -> sources
-    mixed = estimator.mixing_.T * pca.singular_values / np.sqrt(m - 1) @ pca.components  # (k, n)
+    mixed = estimator.mixing_.T * singular / np.sqrt(m - 1) @ pca.components  # (k, n)
     norms = np.linalg.norm(mixed, axis=1)
     norms[norms == 0] = 1.0
     energy = norms**2 * (sources**2).mean(axis=0) * m
     if matrix.is_lazy:
         to_sources = (whitening @ unmixing.T * norms).astype(matrix.work_dtype)
         loadings = matrix.map_rows(
-            _scores_block, k, matrix.work_dtype, to_sources, pca.mean.astype(matrix.work_dtype)
+            _scores_block, k, matrix.work_dtype, to_sources, mean.astype(matrix.work_dtype)
         )
     else:
         shape = tuple(matrix.source.sizes[d] for d in matrix.others)
         loadings = (sources * norms).astype(matrix.work_dtype).reshape((*shape, k))
-    return _Parts(mixed / norms[:, None], loadings, energy, pca.total, None, pca.mean)
+    return _Parts(mixed / norms[:, None], loadings, energy, pca.total, None, mean)
 
 
 # --- shared -------------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ provenance step. `remove_background`, `level_plane` and `level_lines` live in
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import pint
 import scipy.fft
 import scipy.ndimage
 import xarray as xr
@@ -191,7 +192,7 @@ def fourier_filter(
     dims = resolve_dims(da, dim, default_type="SPATIAL", func="fourier_filter")
     steps = _common_steps(da, dims)
     unit_text, quantity = coordinate_units(da, dims[0])
-    inverse = units.parse(unit_text, quantity) ** -1
+    inverse = cast(pint.Unit, units.parse(unit_text, quantity) ** -1)  # pint annotates ** as PlainUnit
     cut = {
         name: None if v is None else quantity_in(v, inverse, "", "fourier_filter", name)
         for name, v in (("low", low), ("high", high))

@@ -318,7 +318,8 @@ def _ifft_kernel(
 
 def _check_zero_bin(spectrum: np.ndarray, ndim: int, func: str) -> None:
     """NaN/inf anywhere in the input makes the zero-frequency bin (the sum) non-finite: check it."""
-    zero = spectrum[(..., *([0] * ndim))]
+    origin: tuple[Any, ...] = (..., *([0] * ndim))
+    zero = spectrum[origin]
     if not np.all(np.isfinite(zero)):
         raise NonFiniteError(
             f"{func}: the data hold NaN or infinite values, which spread over the whole spectrum; "

@@ -238,7 +238,7 @@ def _reference(
     if isinstance(reference, str):
         if reference != "mean":
             raise ValueError(f"register: reference must be an index, 'mean' or an image, got {reference!r}")
-        return stack.mean(stack_dim)
+        return stack.mean([stack_dim])
     if isinstance(reference, xr.DataArray):
         missing = [d for d in image_dims if d not in reference.dims or reference.sizes[d] != stack.sizes[d]]
         if missing or stack_dim in reference.dims:

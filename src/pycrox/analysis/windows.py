@@ -236,7 +236,8 @@ def _cut_kernel(values: np.ndarray, *, starts: list[list[int]], sizes: list[int]
     axes = tuple(range(values.ndim - ndim, values.ndim))
     view = np.lib.stride_tricks.sliding_window_view(values, sizes, axis=axes)
     index = np.ix_(*[np.asarray(s) for s in starts])
-    return view[(..., *index, *[slice(None)] * ndim)]
+    key: tuple[Any, ...] = (..., *index, *[slice(None)] * ndim)
+    return view[key]
 
 
 def _join_kernel(
@@ -249,15 +250,16 @@ def _join_kernel(
         owners, inside = zip(
             *[_owners(s, n, t) for s, n, t in zip(starts, sizes, totals, strict=True)], strict=True
         )
-        return values[(..., *np.ix_(*owners), *np.ix_(*inside))]
+        picks: tuple[Any, ...] = (..., *np.ix_(*owners), *np.ix_(*inside))
+        return values[picks]
     mean = np.zeros((*lead, *totals), dtype=np.result_type(values.dtype, np.float64))
     count = np.zeros(totals, dtype=np.int64)
     for index in itertools.product(*[range(len(s)) for s in starts]):
         target = tuple(slice(s[i], s[i] + n) for s, i, n in zip(starts, index, sizes, strict=True))
         count[target] += 1  # running mean: exact where the overlapping windows agree
-        mean[(..., *target)] += (values[(..., *index, *[slice(None)] * ndim)] - mean[(..., *target)]) / count[
-            target
-        ]
+        at: tuple[Any, ...] = (..., *target)
+        window: tuple[Any, ...] = (..., *index, *[slice(None)] * ndim)
+        mean[at] += (values[window] - mean[at]) / count[target]
     return mean.astype(np.result_type(values.dtype, np.float32))
 
 

@@ -72,12 +72,14 @@ def assert_lossless(
         except AssertionError as exc:
             raise AssertionError(str(exc)) from None
         raise AssertionError(f"not identical:\n{bare_actual}\n!=\n{bare_expected}")
-    if isinstance(expected, xr.DataTree):
+    if isinstance(expected, xr.DataTree) and isinstance(actual, xr.DataTree):
         for node in expected.subtree:
             other = actual[node.path] if node.path != "/" else actual
+            if not isinstance(other, xr.DataTree):  # an assertion helper fails with AssertionError
+                raise AssertionError(f"{node.path}: a variable, not a group")  # noqa: TRY004
             _assert_dataset(other.to_dataset(inherit=False), node.to_dataset(inherit=False), node.path)
             assert_attrs_equal(dict(other.attrs), dict(node.attrs), f"{node.path}.attrs")
-    elif isinstance(expected, xr.Dataset):
+    elif isinstance(expected, xr.Dataset) and isinstance(actual, xr.Dataset):
         _assert_dataset(actual, expected, "dataset")
     else:
         _assert_variable(actual.variable, expected.variable, f"data {expected.name!r}")

@@ -407,7 +407,7 @@ def _spline_minimum(cut: np.ndarray, fs: float, drive: float) -> tuple[float, fl
         spline = spi.UnivariateSpline(x, cut, k=4, ext=3, s=2 * fs / drive)
         found = spo.minimize(spline, cut.argmin(), method="TNC", bounds=((0, n),))
         index = float(found.x[0])
-        return index / fs, float(spline(index))
+        return index / fs, float(spline(index))  # type: ignore[arg-type]  # scipy-stubs omit scalar x
     except (ValueError, np.linalg.LinAlgError):
         return _failed()
 

@@ -69,7 +69,7 @@ def siblings_matching(source: Source, pattern: str) -> list[Source]:
         names = sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False))
     except (OSError, ValueError):
         return []
-    prefix = source.url.rsplit("/", 1)[0]
+    prefix = folder  # the url without its file name
     return [
         open_source(f"{prefix}/{n}", source.storage_options, must_exist=False)
         for n in names

@@ -12,6 +12,8 @@ import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from pycrox._binary import LazyArray
+
 __all__ = ["GridArray"]
 
 
@@ -20,14 +22,14 @@ class GridArray(BackendArray):
 
     Parameters
     ----------
-    flat : BackendArray
+    flat : LazyArray
         The valid elements, shape ``(valid, *element shape)``.
     grid : tuple of int
         Series shape in C order (slowest first); its size may exceed ``valid`` when the
         acquisition stopped early: the missing elements read as 0 (NaN for floats).
     """
 
-    def __init__(self, flat: BackendArray, grid: tuple[int, ...]) -> None:
+    def __init__(self, flat: LazyArray, grid: tuple[int, ...]) -> None:
         self.flat, self.grid = flat, tuple(grid)
         self.dtype = flat.dtype
         self.shape = (*self.grid, *flat.shape[1:])

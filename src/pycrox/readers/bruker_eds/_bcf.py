@@ -67,8 +67,11 @@ class HypermapArray(BackendArray):
         self.shape, self.dtype = tuple(int(n) for n in shape), np.dtype(dtype)
         entry = container.entry(path)
         if entry.size < _DATA_START and self.shape[0] * self.shape[1]:
-            raise FormatError(container.source.name, f"{path} holds {entry.size} bytes, less than its "
-                              f"{_DATA_START}-byte header", where=path)
+            raise FormatError(
+                container.source.name,
+                f"{path} holds {entry.size} bytes, less than its {_DATA_START}-byte header",
+                where=path,
+            )
         self._stream: bytes | None = None
         self._lines: np.ndarray | None = None
         self._lock = threading.Lock()
@@ -110,8 +113,11 @@ class HypermapArray(BackendArray):
             raise self._fail(f"the hypermap stream has {len(stream)} bytes, less than its header", 0)
         height, width = struct.unpack_from("<ii", stream, 0)
         if (height, width) != self.shape[:2]:
-            raise self._fail(f"the hypermap is {height} x {width} pixels but the header's image is "
-                             f"{self.shape[0]} x {self.shape[1]}", 0)
+            raise self._fail(
+                f"the hypermap is {height} x {width} pixels but the header's image is "
+                f"{self.shape[0]} x {self.shape[1]}",
+                0,
+            )
         offsets = np.empty(height + 1, dtype=np.int64)
         pos = _DATA_START
         for line in range(height):
@@ -164,8 +170,10 @@ class HypermapArray(BackendArray):
             except unpack.UnpackError as exc:
                 raise self._fail(str(exc), exc.offset) from exc
             if counts.size and counts.max() > np.iinfo(self.dtype).max:
-                raise self._fail(f"a pixel holds {int(counts.max())} counts, more than {self.dtype} allows; "
-                                 "read it with pycrox.readers.bruker_eds.read_tree(path, hypermap_dtype='uint32')",
-                                 int(lines[first]))
-            out[first - start:last - start] = counts.reshape(last - first, width, channels)
+                raise self._fail(
+                    f"a pixel holds {int(counts.max())} counts, more than {self.dtype} allows; "
+                    "read it with pycrox.readers.bruker_eds.read_tree(path, hypermap_dtype='uint32')",
+                    int(lines[first]),
+                )
+            out[first - start : last - start] = counts.reshape(last - first, width, channels)
         return out

@@ -53,7 +53,9 @@ def walk_lines(stream: bytes, line_offsets: np.ndarray, first: int, last: int, w
             data = pos + PIXEL.size
             end = data + data_size
             if x >= width or end > size:
-                raise UnpackError(f"pixel x={x} with {data_size} data bytes does not fit the map or stream", pos)
+                raise UnpackError(
+                    f"pixel x={x} with {data_size} data bytes does not fit the map or stream", pos
+                )
             if flag == 0:
                 table.pulses16.append((base + x, data, min(n_pulses, data_size // 2)))
             elif flag == 1:
@@ -98,8 +100,15 @@ def _pulses12(u8: np.ndarray, rows: list) -> tuple[np.ndarray, np.ndarray]:
     groups = (n + 3) // 4
     at = np.repeat(offset, groups) + 6 * ragged_arange(groups)
     g = u8[at[:, None] + np.arange(6)].astype(np.int64)
-    values = np.stack([(g[:, 0] >> 4) + (g[:, 1] << 4), ((g[:, 0] << 8) + g[:, 3]) & 0xFFF,
-                       (g[:, 2] << 4) + (g[:, 5] >> 4), ((g[:, 5] << 8) + g[:, 4]) & 0xFFF], axis=1).reshape(-1)
+    values = np.stack(
+        [
+            (g[:, 0] >> 4) + (g[:, 1] << 4),
+            ((g[:, 0] << 8) + g[:, 3]) & 0xFFF,
+            (g[:, 2] << 4) + (g[:, 5] >> 4),
+            ((g[:, 5] << 8) + g[:, 4]) & 0xFFF,
+        ],
+        axis=1,
+    ).reshape(-1)
     keep = ragged_arange(4 * groups) < np.repeat(n, 4 * groups)
     return np.repeat(pixel, 4 * groups)[keep], values[keep]
 
@@ -135,7 +144,9 @@ def _span(width: np.ndarray, n: np.ndarray) -> np.ndarray:
     return 2 + np.where(width > 0, width + values, 0)
 
 
-def _runs(stream: bytes, u8: np.ndarray, rows: list, channels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _runs(
+    stream: bytes, u8: np.ndarray, rows: list, channels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(pixel, channel, count)`` of every value of every instructed run, run widths one at a time."""
     pixel, offset, end = _records(rows)
     starts, row = _run_starts(stream, offset, end)
@@ -159,8 +170,13 @@ def _runs(stream: bytes, u8: np.ndarray, rows: list, channels: int) -> tuple[np.
             values = _little_endian(u8, base + nbytes * k, nbytes)
         channel = np.repeat(first_channel[sel], count) + k
         keep = channel < channels
-        parts.append((np.repeat(pixel[row[sel]], count)[keep], channel[keep],
-                      (values.astype(np.int64) + np.repeat(gain, count))[keep]))
+        parts.append(
+            (
+                np.repeat(pixel[row[sel]], count)[keep],
+                channel[keep],
+                (values.astype(np.int64) + np.repeat(gain, count))[keep],
+            )
+        )
     if not parts:
         empty = np.zeros(0, np.int64)
         return empty, empty, empty

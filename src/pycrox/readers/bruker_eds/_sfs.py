@@ -65,13 +65,19 @@ class SFSContainer:
         with _Reader(source) as fh:
             head = fh.read_at(0, 0x14C)
             if len(head) < 0x14C or not head.startswith(SFS_MAGIC):
-                raise FormatError(source.name, f"not an SFS (Bruker BCF) container: signature {head[:8]!r}, "
-                                  f"expected {SFS_MAGIC!r}", where="offset 0")
+                raise FormatError(
+                    source.name,
+                    f"not an SFS (Bruker BCF) container: signature {head[:8]!r}, expected {SFS_MAGIC!r}",
+                    where="offset 0",
+                )
             version, self.chunksize = struct.unpack_from("<fI", head, 0x124)
             tree_chunk, n_entries, _ = struct.unpack_from("<III", head, 0x140)
             if not 0x40 < self.chunksize <= 2**26 or n_entries > _MAX_ENTRIES:
-                raise FormatError(source.name, f"implausible SFS chunk size {self.chunksize} or {n_entries} "
-                                  "file-table entries", where="offset 0x124")
+                raise FormatError(
+                    source.name,
+                    f"implausible SFS chunk size {self.chunksize} or {n_entries} file-table entries",
+                    where="offset 0x124",
+                )
             self.version = round(float(version), 2)
             self.payload = self.chunksize - 32
             raw = self._chained(fh, tree_chunk, n_entries * _ENTRY.size)
@@ -83,15 +89,21 @@ class SFSContainer:
     def _chunk_offset(self, index: int, what: str) -> int:
         offset = _PAYLOAD_START + int(index) * self.chunksize
         if index < 0 or offset >= self.file_size:
-            raise FormatError(self.source.name, f"{what} points to chunk {index} beyond the end of the file "
-                              f"({self.file_size} bytes)", where=f"offset {offset}")
+            raise FormatError(
+                self.source.name,
+                f"{what} points to chunk {index} beyond the end of the file ({self.file_size} bytes)",
+                where=f"offset {offset}",
+            )
         return offset
 
     def _chained(self, fh: Any, first: int, nbytes: int) -> bytes:
         """`nbytes` of payload from chunk `first` on, following the next-chunk links."""
         if nbytes > self.file_size:
-            raise FormatError(self.source.name, f"a chunk table claims {nbytes} bytes but the container has "
-                              f"{self.file_size}", where=f"chunk {first}")
+            raise FormatError(
+                self.source.name,
+                f"a chunk table claims {nbytes} bytes but the container has {self.file_size}",
+                where=f"chunk {first}",
+            )
         parts, index, remaining = [], first, nbytes
         for _ in range(math.ceil(nbytes / self.payload) or 1):
             offset = self._chunk_offset(index, "a chunk table")
@@ -103,21 +115,30 @@ class SFSContainer:
             index = struct.unpack("<I", link)[0]
         data = b"".join(parts)
         if len(data) < nbytes:
-            raise FormatError(self.source.name, f"a chunk table ends after {len(data)} of {nbytes} bytes; the "
-                              "file may be truncated", where=f"chunk {first}")
+            raise FormatError(
+                self.source.name,
+                f"a chunk table ends after {len(data)} of {nbytes} bytes; the file may be truncated",
+                where=f"chunk {first}",
+            )
         return data
 
     def _pointers(self, fh: Any, entry: SFSEntry) -> np.ndarray:
         if entry.size > self.file_size:
-            raise FormatError(self.source.name, f"{entry.path} claims {entry.size} bytes but the container has "
-                              f"{self.file_size}", where=f"file table entry {entry.path!r}")
+            raise FormatError(
+                self.source.name,
+                f"{entry.path} claims {entry.size} bytes but the container has {self.file_size}",
+                where=f"file table entry {entry.path!r}",
+            )
         n = math.ceil(entry.size / self.payload)
         table = self._chained(fh, entry.table_chunk, 4 * n)
         pointers = np.frombuffer(table[: 4 * n], dtype="<u4").astype(np.int64)
         offsets = _PAYLOAD_START + pointers * self.chunksize
         if n and offsets.max() >= self.file_size:
-            raise FormatError(self.source.name, f"{entry.path} points to chunk {int(pointers.max())} beyond the "
-                              f"end of the file", where=f"file table entry {entry.path!r}")
+            raise FormatError(
+                self.source.name,
+                f"{entry.path} points to chunk {int(pointers.max())} beyond the end of the file",
+                where=f"file table entry {entry.path!r}",
+            )
         return offsets
 
     def _is_compressed(self) -> bool:
@@ -136,8 +157,11 @@ class SFSContainer:
             parts = [fh.read_at(int(o), self.payload) for o in offsets]
         data = b"".join(parts)[: entry.size]
         if len(data) < entry.size:
-            raise FormatError(self.source.name, f"{path} has {len(data)} of {entry.size} bytes; the file may be "
-                              "truncated", where=f"file table entry {path!r}")
+            raise FormatError(
+                self.source.name,
+                f"{path} has {len(data)} of {entry.size} bytes; the file may be truncated",
+                where=f"file table entry {path!r}",
+            )
         return data
 
     def read(self, path: str, *, limit: int | None = None) -> bytes:
@@ -154,20 +178,29 @@ class SFSContainer:
         total = 0
         for i in range(n_blocks):
             if offset + 16 > len(raw):
-                raise FormatError(self.source.name, f"{path}: compressed block {i} of {n_blocks} starts past the "
-                                  f"end ({offset} > {len(raw)})", where=f"{path} offset {offset}")
+                raise FormatError(
+                    self.source.name,
+                    f"{path}: compressed block {i} of {n_blocks} starts past the end ({offset} > {len(raw)})",
+                    where=f"{path} offset {offset}",
+                )
             size = struct.unpack_from("<I", raw, offset)[0]
-            block = raw[offset + 16: offset + 16 + size]
+            block = raw[offset + 16 : offset + 16 + size]
             offset += 16 + size
             try:
                 out.append(zlib.decompressobj().decompress(block, max(budget - total, 1)))
             except zlib.error as exc:
-                raise FormatError(self.source.name, f"{path}: block {i} is not zlib data ({exc})",
-                                  where=f"{path} offset {offset - size}") from exc
+                raise FormatError(
+                    self.source.name,
+                    f"{path}: block {i} is not zlib data ({exc})",
+                    where=f"{path} offset {offset - size}",
+                ) from exc
             total += len(out[-1])
             if total >= budget:
-                raise FormatError(self.source.name, f"{path} inflates beyond {budget} bytes; refusing a lying "
-                                  "header", where=path)
+                raise FormatError(
+                    self.source.name,
+                    f"{path} inflates beyond {budget} bytes; refusing a lying header",
+                    where=path,
+                )
         return b"".join(out)
 
     def entry(self, path: str) -> SFSEntry:
@@ -179,8 +212,11 @@ class SFSContainer:
             When the container has no such file.
         """
         if path not in self.files:
-            raise FormatError(self.source.name, f"the container has no file {path!r} (files: "
-                              f"{sorted(self.files)[:8]})", where="file table")
+            raise FormatError(
+                self.source.name,
+                f"the container has no file {path!r} (files: {sorted(self.files)[:8]})",
+                where="file table",
+            )
         return self.files[path]
 
 
@@ -193,9 +229,19 @@ def _entries(raw: bytes, n: int) -> list[SFSEntry]:
         p = parents[i]
         return names[i] if p < 0 or p >= n or depth > 64 else f"{path(p, depth + 1)}/{names[i]}"
 
-    return [SFSEntry(name=names[i], path=path(i), size=int(r[1]), is_dir=bool(r[8]), parent=int(r[6]),
-                     table_chunk=int(r[0]), created=_filetime(r[2]), modified=_filetime(r[3]))
-            for i, r in enumerate(rows)]
+    return [
+        SFSEntry(
+            name=names[i],
+            path=path(i),
+            size=int(r[1]),
+            is_dir=bool(r[8]),
+            parent=int(r[6]),
+            table_chunk=int(r[0]),
+            created=_filetime(r[2]),
+            modified=_filetime(r[3]),
+        )
+        for i, r in enumerate(rows)
+    ]
 
 
 def _filetime(value: int) -> float:

@@ -106,8 +106,11 @@ def eds_header(spectrum: ET.Element | None, source_name: str, where: str) -> EDS
     spectrum_header = _as_dict(to_dict(find_class(spectrum, "TRTSpectrumHeader")))
     offset, scale = spectrum_header.get("CalibAbs"), spectrum_header.get("CalibLin")
     if not isinstance(offset, int | float) or not isinstance(scale, int | float):
-        raise FormatError(source_name, f"the spectrum header has no energy calibration (CalibAbs={offset!r}, "
-                          f"CalibLin={scale!r})", where=f"{where}/TRTSpectrumHeader")
+        raise FormatError(
+            source_name,
+            f"the spectrum header has no energy calibration (CalibAbs={offset!r}, CalibLin={scale!r})",
+            where=f"{where}/TRTSpectrumHeader",
+        )
     detector = to_dict(find_class(headered, "TRTDetectorHeader"))
     if isinstance(detector, dict) and isinstance(detector.get("DetLayers"), str):
         detector["DetLayers"] = _detector_layers(detector["DetLayers"])
@@ -117,9 +120,12 @@ def eds_header(spectrum: ET.Element | None, source_name: str, where: str) -> EDS
         analysis = {"PrimaryEnergy": xrf.get("Voltage"), "ElevationAngle": xrf.get("ExcitationAngle"), **xrf}
     return EDSHeader(
         counts=_channels(spectrum.findtext("./Channels"), source_name, where),
-        offset=float(offset), scale=float(scale),
+        offset=float(offset),
+        scale=float(scale),
         hardware=_as_dict(to_dict(find_class(headered, "TRTSpectrumHardwareHeader"))),
-        detector=_as_dict(detector), analysis=_as_dict(analysis), spectrum=spectrum_header,
+        detector=_as_dict(detector),
+        analysis=_as_dict(analysis),
+        spectrum=spectrum_header,
     )
 
 
@@ -133,8 +139,9 @@ def _channels(text: str | None, source_name: str, where: str) -> np.ndarray:
     try:
         return np.array([int(v) for v in text.strip().strip(",").split(",")], dtype=np.uint64)
     except (ValueError, OverflowError) as exc:
-        raise FormatError(source_name, f"the Channels list is not a list of counts ({exc})",
-                          where=f"{where}/Channels") from exc
+        raise FormatError(
+            source_name, f"the Channels list is not a list of counts ({exc})", where=f"{where}/Channels"
+        ) from exc
 
 
 def _detector_layers(text: str) -> Any:

@@ -50,8 +50,9 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
     return head.startswith(SFS_MAGIC) or (head.lstrip().startswith(b"<?xml") and b"TRTSpectrum" in head)
 
 
-def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None,
-              hypermap_dtype: Any = None, binning: int = 1) -> xr.DataTree:
+def read_tree(
+    filename_or_obj: Any, *, storage_options: dict | None = None, hypermap_dtype: Any = None, binning: int = 1
+) -> xr.DataTree:
     """Read a Bruker ``.bcf`` or ``.spx`` file as a DataTree.
 
     Parameters
@@ -86,8 +87,11 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None,
         return _bcf_tree(source, hypermap_dtype, binning)
     if head.lstrip().startswith(b"<?xml") or b"<TRTSpectrum" in head:
         return _spx_tree(source)
-    raise FormatError(source.name, f"neither a Bruker .bcf (SFS signature {SFS_MAGIC!r}) nor an .spx XML "
-                      f"spectrum (found {head[:8]!r})", where="offset 0")
+    raise FormatError(
+        source.name,
+        f"neither a Bruker .bcf (SFS signature {SFS_MAGIC!r}) nor an .spx XML spectrum (found {head[:8]!r})",
+        where="offset 0",
+    )
 
 
 # ----------------------------------------------------------------------------- .spx
@@ -99,12 +103,21 @@ def _spx_tree(source: Source) -> xr.DataTree:
         raise FormatError(source.name, f"an .spx file of {size} bytes is not plausible", where="offset 0")
     with source.reading() as fh:
         root = bx.parse_xml(fh.read(), source.name, "XML")
-    element = root if root.get("Type") == "TRTSpectrum" else root.find(".//ClassInstance[@Type='TRTSpectrum']")
+    element = (
+        root if root.get("Type") == "TRTSpectrum" else root.find(".//ClassInstance[@Type='TRTSpectrum']")
+    )
     eds = bx.eds_header(element, source.name, "TRTSpectrum")
     original = {**_eds_original(eds), **{k: v for k, v in _extras(element).items() if v}}
     name = element.get("Name") if element is not None else None
-    da = _spectrum(eds.counts, eds, name="EDX", title="EDX", source=source,
-                   metadata={**_eds_metadata(eds), "sample": name}, original=original)
+    da = _spectrum(
+        eds.counts,
+        eds,
+        name="EDX",
+        title="EDX",
+        source=source,
+        metadata={**_eds_metadata(eds), "sample": name},
+        original=original,
+    )
     tree = xr.DataTree.from_dict({"/EDX": da.to_dataset()})
     tree.attrs = {"source": source.name, "format": "Bruker SPX"}
     return tree
@@ -113,8 +126,10 @@ def _spx_tree(source: Source) -> xr.DataTree:
 def _extras(element: ET.Element | None) -> dict[str, Any]:
     results = bx.find_class(element, "TRTResult")
     elements = bx.find_class(element, "TRTPSEElementList")
-    return {"Results": jsonlike(bx.to_dict(results)) if results is not None else None,
-            "Selected_elements": jsonlike(bx.to_dict(elements)) if elements is not None else None}
+    return {
+        "Results": jsonlike(bx.to_dict(results)) if results is not None else None,
+        "Selected_elements": jsonlike(bx.to_dict(elements)) if elements is not None else None,
+    }
 
 
 # ----------------------------------------------------------------------------- .bcf
@@ -122,11 +137,14 @@ def _extras(element: ET.Element | None) -> dict[str, Any]:
 
 def _bcf_tree(source: Source, hypermap_dtype: Any, binning: int = 1) -> xr.DataTree:
     container = SFSContainer(source)
-    root = bx.parse_xml(container.read("EDSDatabase/HeaderData", limit=_HEADER_LIMIT), source.name,
-                        "EDSDatabase/HeaderData")
+    root = bx.parse_xml(
+        container.read("EDSDatabase/HeaderData", limit=_HEADER_LIMIT), source.name, "EDSDatabase/HeaderData"
+    )
     top = bx.find_class(root, "TRTSpectrumDatabase")
     if top is None:
-        raise FormatError(source.name, "the header has no TRTSpectrumDatabase", where="EDSDatabase/HeaderData")
+        raise FormatError(
+            source.name, "the header has no TRTSpectrumDatabase", where="EDSDatabase/HeaderData"
+        )
     header = _BCFHeader(top, source.name)
     nodes: dict[str, xr.Dataset] = {}
     for title, image, calibrated in header.images():
@@ -136,8 +154,12 @@ def _bcf_tree(source: Source, hypermap_dtype: Any, binning: int = 1) -> xr.DataT
         da = _binned(_hypermap(container, header, index, source, hypermap_dtype), binning)
         nodes[f"/{_unique(str(da.name), nodes)}"] = da.to_dataset()
     tree = xr.DataTree.from_dict(_renamed(nodes))
-    tree.attrs = {"source": source.name, "format": "Bruker BCF", "sfs_version": container.version,
-                  "original_metadata": jsonlike(bx.to_dict(top, skip=("Data", "Channels", "Palette")))}
+    tree.attrs = {
+        "source": source.name,
+        "format": "Bruker BCF",
+        "sfs_version": container.version,
+        "original_metadata": jsonlike(bx.to_dict(top, skip=("Data", "Channels", "Palette"))),
+    }
     return tree
 
 
@@ -162,11 +184,17 @@ class _BCFHeader:
         self.sem = _as_dict(bx.to_dict(bx.find_class(top, "TRTSEMData")))
         self.stage = _as_dict(bx.to_dict(bx.find_class(top, "TRTSEMStageData")))
         self.dsp = _as_dict(bx.to_dict(bx.find_class(top, "TRTDSPConfiguration")))
-        self.date, self.time = iso_date(top.findtext("Header/Date") or ""), iso_time(top.findtext("Header/Time") or "")
-        self.image_node = next((n for n in top.findall("./ClassInstance[@Type='TRTImageData']")
-                                if not n.get("Name")), None)
+        self.date, self.time = (
+            iso_date(top.findtext("Header/Date") or ""),
+            iso_time(top.findtext("Header/Time") or ""),
+        )
+        self.image_node = next(
+            (n for n in top.findall("./ClassInstance[@Type='TRTImageData']") if not n.get("Name")), None
+        )
         self.width = int(number(self.image_node.findtext("Width")) or 0) if self.image_node is not None else 0
-        self.height = int(number(self.image_node.findtext("Height")) or 0) if self.image_node is not None else 0
+        self.height = (
+            int(number(self.image_node.findtext("Height")) or 0) if self.image_node is not None else 0
+        )
         self.line_counter = _int_list(top.findtext("LineCounter"))
 
     def calibrated(self) -> bool:
@@ -180,8 +208,10 @@ class _BCFHeader:
         unused detector slots.
         """
         out = [(title, pixels, True) for title, pixels in self._planes(self.image_node)]
-        overview = self.top.find("./ClassInstance[@Type='TRTContainerClass']/ChildClassInstances/ClassInstance"
-                                 "[@Name='OverviewImages']/ChildClassInstances/ClassInstance[@Type='TRTImageData']")
+        overview = self.top.find(
+            "./ClassInstance[@Type='TRTContainerClass']/ChildClassInstances/ClassInstance"
+            "[@Name='OverviewImages']/ChildClassInstances/ClassInstance[@Type='TRTImageData']"
+        )
         out += [(f"overview {title}", pixels, False) for title, pixels in self._planes(overview)]
         return out
 
@@ -192,7 +222,9 @@ class _BCFHeader:
         dtype = np.dtype({1: "<u1", 2: "<u2", 4: "<u4"}.get(item, "<u2"))
         shape = (int(number(node.findtext("Height")) or 0), int(number(node.findtext("Width")) or 0))
         out = []
-        for plane in sorted((p for p in node if re.fullmatch(r"Plane\d+", p.tag)), key=lambda p: int(p.tag[5:])):
+        for plane in sorted(
+            (p for p in node if re.fullmatch(r"Plane\d+", p.tag)), key=lambda p: int(p.tag[5:])
+        ):
             pixels = self._plane(plane, dtype, shape)
             if pixels is not None and pixels.any():
                 out.append((plane.findtext("Description") or plane.tag, pixels))
@@ -205,44 +237,68 @@ class _BCFHeader:
         try:
             raw = base64.b64decode(text)
         except (binascii.Error, ValueError) as exc:
-            raise FormatError(self.source_name, f"image {plane.tag} is not base64 ({exc})",
-                              where=f"EDSDatabase/HeaderData/{plane.tag}") from exc
+            raise FormatError(
+                self.source_name,
+                f"image {plane.tag} is not base64 ({exc})",
+                where=f"EDSDatabase/HeaderData/{plane.tag}",
+            ) from exc
         if len(raw) != shape[0] * shape[1] * dtype.itemsize:
-            raise FormatError(self.source_name, f"image {plane.tag} holds {len(raw)} bytes but "
-                              f"{shape[1]} x {shape[0]} pixels of {dtype} need {shape[0] * shape[1] * dtype.itemsize}",
-                              where=f"EDSDatabase/HeaderData/{plane.tag}")
+            raise FormatError(
+                self.source_name,
+                f"image {plane.tag} holds {len(raw)} bytes but "
+                f"{shape[1]} x {shape[0]} pixels of {dtype} need {shape[0] * shape[1] * dtype.itemsize}",
+                where=f"EDSDatabase/HeaderData/{plane.tag}",
+            )
         return np.frombuffer(raw, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
     def map_indexes(self, container: SFSContainer) -> list[int]:
-        found = [int(m.group(1)) for p in container.files if (m := re.fullmatch(r"EDSDatabase/SpectrumData(\d+)", p))]
+        found = [
+            int(m.group(1))
+            for p in container.files
+            if (m := re.fullmatch(r"EDSDatabase/SpectrumData(\d+)", p))
+        ]
         return sorted(found)
 
     def real_time(self) -> float | None:
         """Acquisition time of the map: line counts x averages x pixel time x width (µs)."""
-        factors = [number(self.dsp.get(k)) for k in ("LineAverage", "PixelAverage", "PixelTime")]
-        if not self.line_counter or any(f is None for f in factors):
+        line_average, pixel_average, pixel_time = (
+            number(self.dsp.get(k)) for k in ("LineAverage", "PixelAverage", "PixelTime")
+        )
+        if not self.line_counter or line_average is None or pixel_average is None or pixel_time is None:
             return None
-        line_average, pixel_average, pixel_time = factors
         return float(sum(self.line_counter) * line_average * pixel_average * pixel_time * self.width * 1e-6)
 
     def common_metadata(self) -> dict[str, Any]:
-        return drop_empty({
-            "beam_energy": quantity(self.sem.get("HV"), "keV"),
-            "magnification": number(self.sem.get("Mag")),
-            "dwell_time": quantity(self.dsp.get("PixelTime"), "s", scale=1e-6),
-            "date": self.date, "time": self.time, "sample": self.name,
-        })
+        return drop_empty(
+            {
+                "beam_energy": quantity(self.sem.get("HV"), "keV"),
+                "magnification": number(self.sem.get("Mag")),
+                "dwell_time": quantity(self.dsp.get("PixelTime"), "s", scale=1e-6),
+                "date": self.date,
+                "time": self.time,
+                "sample": self.name,
+            }
+        )
 
     def common_original(self) -> dict[str, Any]:
         return jsonlike({"Microscope": self.sem, "Stage": self.stage, "DSP Configuration": self.dsp})
 
 
-def _image(pixels: np.ndarray, title: str, header: _BCFHeader, source: Source, calibrated: bool) -> xr.DataArray:
+def _image(
+    pixels: np.ndarray, title: str, header: _BCFHeader, source: Source, calibrated: bool
+) -> xr.DataArray:
     coords = _spatial_coords(header, pixels.shape) if calibrated else {}
     da = model.from_array(
-        pixels, ("y", "x"), coords=coords, name=_node_name(title), title=title, quantity="Intensity",
-        data_type="IMAGE", modality="SEM" if (number(header.sem.get("HV")) or 0) <= 30 else "STEM",
-        source="Bruker Esprit", metadata={**header.common_metadata(), "signal": title},
+        pixels,
+        ("y", "x"),
+        coords=coords,
+        name=_node_name(title),
+        title=title,
+        quantity="Intensity",
+        data_type="IMAGE",
+        modality="SEM" if (number(header.sem.get("HV")) or 0) <= 30 else "STEM",
+        source="Bruker Esprit",
+        metadata={**header.common_metadata(), "signal": title},
         original_metadata=header.common_original(),
     )
     return provenance.record(da, "readers.bruker_eds.read_tree", source=source.name)
@@ -251,60 +307,101 @@ def _image(pixels: np.ndarray, title: str, header: _BCFHeader, source: Source, c
 def _spatial_coords(header: _BCFHeader, shape: tuple[int, ...]) -> dict[str, dict]:
     if not header.calibrated():
         return {}
-    return {dim: {"values": float(header.sem[key]) * np.arange(n, dtype=np.float64), "units": "µm"}
-            for dim, key, n in (("y", "DY", shape[0]), ("x", "DX", shape[1]))}
+    return {
+        dim: {"values": float(header.sem[key]) * np.arange(n, dtype=np.float64), "units": "µm"}
+        for dim, key, n in (("y", "DY", shape[0]), ("x", "DX", shape[1]))
+    }
 
 
-def _hypermap(container: SFSContainer, header: _BCFHeader, index: int, source: Source,
-              hypermap_dtype: Any) -> xr.DataArray:
+def _hypermap(
+    container: SFSContainer, header: _BCFHeader, index: int, source: Source, hypermap_dtype: Any
+) -> xr.DataArray:
     where = f"EDSDatabase/HeaderData/SpectrumData{index}"
     eds = bx.eds_header(header.top.find(f"./SpectrumData{index}/ClassInstance"), source.name, where)
     shape = (header.height, header.width, int(eds.counts.size))
     dtype = np.dtype(hypermap_dtype) if hypermap_dtype is not None else estimate_dtype(eds.counts, *shape[:2])
-    data = indexing.LazilyIndexedArray(HypermapArray(container, f"EDSDatabase/SpectrumData{index}", shape, dtype))
+    data = indexing.LazilyIndexedArray(
+        HypermapArray(container, f"EDSDatabase/SpectrumData{index}", shape, dtype)
+    )
     metadata = {**header.common_metadata(), **_eds_metadata(eds)}
     if "real_time" not in metadata and header.real_time() is not None:
         metadata["real_time"] = {"value": header.real_time(), "units": "s"}
     original = {**_eds_original(eds), **header.common_original(), "Line counter": header.line_counter}
-    return _spectrum(data, eds, name="EDX" if index == 0 else f"EDX_{index}", title="EDX", source=source,
-                     metadata=metadata, original=original, spatial=_spatial_coords(header, shape))
+    return _spectrum(
+        data,
+        eds,
+        name="EDX" if index == 0 else f"EDX_{index}",
+        title="EDX",
+        source=source,
+        metadata=metadata,
+        original=original,
+        spatial=_spatial_coords(header, shape),
+    )
 
 
 # ----------------------------------------------------------------------------- shared
 
 
-def _spectrum(data: Any, eds: bx.EDSHeader, *, name: str, title: str, source: Source, metadata: dict,
-              original: dict, spatial: dict | None = None) -> xr.DataArray:
+def _spectrum(
+    data: Any,
+    eds: bx.EDSHeader,
+    *,
+    name: str,
+    title: str,
+    source: Source,
+    metadata: dict,
+    original: dict,
+    spatial: dict | None = None,
+) -> xr.DataArray:
     n = data.shape[-1]
     dims = ("energy",) if len(data.shape) == 1 else ("y", "x", "energy")
-    coords = {**(spatial or {}), "energy": {"values": eds.offset + eds.scale * np.arange(n, dtype=np.float64),
-                                            "units": "keV"}}
+    coords = {
+        **(spatial or {}),
+        "energy": {"values": eds.offset + eds.scale * np.arange(n, dtype=np.float64), "units": "keV"},
+    }
     da = model.from_array(
-        data, dims, coords=coords, name=name, title=title, quantity="X-rays", units="counts",
-        data_type="SPECTRUM" if len(dims) == 1 else "SPECTRAL_IMAGE", modality="EDS", source="Bruker Esprit",
-        metadata=drop_empty(metadata), original_metadata=original,
+        data,
+        dims,
+        coords=coords,
+        name=name,
+        title=title,
+        quantity="X-rays",
+        units="counts",
+        data_type="SPECTRUM" if len(dims) == 1 else "SPECTRAL_IMAGE",
+        modality="EDS",
+        source="Bruker Esprit",
+        metadata=drop_empty(metadata),
+        original_metadata=original,
     )
     return provenance.record(da, "readers.bruker_eds.read_tree", source=source.name)
 
 
 def _eds_metadata(eds: bx.EDSHeader) -> dict[str, Any]:
     a, hw = eds.analysis, eds.hardware
-    return drop_empty({
-        "signal": "EDS",
-        "beam_energy": quantity(a.get("PrimaryEnergy"), "keV"),
-        "elevation_angle": quantity(a.get("ElevationAngle"), "deg"),
-        "azimuth_angle": quantity(a.get("AzimutAngle"), "deg"),
-        "real_time": quantity(hw.get("RealTime"), "s", scale=1e-3),
-        "live_time": quantity(hw.get("LifeTime"), "s", scale=1e-3),
-        "detector": eds.detector.get("Type") if isinstance(eds.detector.get("Type"), str) else None,
-        "date": iso_date(str(eds.spectrum.get("Date", ""))),
-        "time": iso_time(str(eds.spectrum.get("Time", ""))),
-    })
+    return drop_empty(
+        {
+            "signal": "EDS",
+            "beam_energy": quantity(a.get("PrimaryEnergy"), "keV"),
+            "elevation_angle": quantity(a.get("ElevationAngle"), "deg"),
+            "azimuth_angle": quantity(a.get("AzimutAngle"), "deg"),
+            "real_time": quantity(hw.get("RealTime"), "s", scale=1e-3),
+            "live_time": quantity(hw.get("LifeTime"), "s", scale=1e-3),
+            "detector": eds.detector.get("Type") if isinstance(eds.detector.get("Type"), str) else None,
+            "date": iso_date(str(eds.spectrum.get("Date", ""))),
+            "time": iso_time(str(eds.spectrum.get("Time", ""))),
+        }
+    )
 
 
 def _eds_original(eds: bx.EDSHeader) -> dict[str, Any]:
-    return jsonlike({"Hardware": eds.hardware, "Detector": eds.detector, "Analysis": eds.analysis,
-                     "Spectrum": {**eds.spectrum, "Channels": eds.counts}})
+    return jsonlike(
+        {
+            "Hardware": eds.hardware,
+            "Detector": eds.detector,
+            "Analysis": eds.analysis,
+            "Spectrum": {**eds.spectrum, "Channels": eds.counts},
+        }
+    )
 
 
 def _as_dict(x: Any) -> dict:

@@ -165,7 +165,7 @@ class _DeflatedArray(BackendArray):
         buffer = np.empty(count, dtype=np.uint8)
         with self._lock, self.source.reading() as fh, zipfile.ZipFile(fh).open(self.member) as member:
             member.read(self.header_size)
-            view, filled = memoryview(buffer), 0
+            view, filled = buffer.data, 0  # a memoryview of the bytes
             while filled < count:
                 chunk = member.read(min(count - filled, 2**22))
                 if not chunk:
