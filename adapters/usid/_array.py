@@ -150,7 +150,8 @@ class NDimArray(BackendArray):
     def _fill(self, rows: np.ndarray, cols: Any, n_cols: int) -> np.ndarray:
         """Rows of the full grid, NaN where a position is missing (caller holds the lock)."""
         out = np.full((rows.size, n_cols), np.nan, dtype=self.dtype)
-        valid = self._geometry.valid_rows[rows] & (rows < self._rows)
+        valid_rows = self._geometry.valid_rows
+        valid = (valid_rows[rows] if valid_rows is not None else np.ones(rows.size, bool)) & (rows < self._rows)
         if valid.any():
             cols_array = np.arange(n_cols) if isinstance(cols, slice) else cols
             out[valid] = self._select(rows[valid], cols_array)

@@ -137,7 +137,9 @@ def _inventory(top: Any) -> tuple[list[h5py.Group], list[h5py.Dataset], list[h5p
     """Groups, main datasets and other datasets under `top` (in name order)."""
     if isinstance(top, h5py.Dataset):
         return [], [top], []
-    groups, mains, plain = [top], [], []
+    groups: list[h5py.Group] = [top]
+    mains: list[h5py.Dataset] = []
+    plain: list[h5py.Dataset] = []
 
     def visit(_: str, obj: Any) -> None:
         if isinstance(obj, h5py.Group):

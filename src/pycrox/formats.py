@@ -15,7 +15,7 @@ import importlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType, ModuleType
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["FORMATS", "Format", "by_name", "check_options", "docs_table", "entry_points", "names", "reader"]
 
@@ -89,7 +89,7 @@ class Format:
         return f"{self.package}.backend:{self.backend}" if self.backend else ""
 
 
-def _vendor(name: str, title: str, extensions: tuple[str, ...], backend: str, **kw: object) -> Format:
+def _vendor(name: str, title: str, extensions: tuple[str, ...], backend: str, **kw: Any) -> Format:
     return Format(
         name,
         title,
@@ -99,7 +99,7 @@ def _vendor(name: str, title: str, extensions: tuple[str, ...], backend: str, **
         backend,
         corpus=(kw.pop("corpus", None) or (name,)),
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 FORMATS: tuple[Format, ...] = (

@@ -18,7 +18,7 @@ import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from pycrox._binary import RawArray, check_extent
+from pycrox._binary import LazyArray, RawArray, check_extent
 from pycrox.errors import FormatError
 from pycrox.readers._common.companion import read_bytes
 from pycrox.sources import Source
@@ -276,7 +276,7 @@ def _read_first_tag(source: Source, header: dict[str, Any]) -> dict[str, Any]:
     return tag
 
 
-def lazy_elements(source: Source, ser: SerFile) -> BackendArray:
+def lazy_elements(source: Source, ser: SerFile) -> LazyArray:
     """The valid elements as one backend array of shape ``(valid, *element shape)``.
 
     Uniformly spaced elements are one strided `RawArray` read; others are read one by one.

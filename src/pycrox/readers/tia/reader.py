@@ -141,7 +141,12 @@ def _members(source: Source) -> tuple[list[Source], Source | None]:
         raise FormatError(
             source.name, "no <stem>_<n>.ser data file beside this .emi; TIA keeps the data there"
         )
-    return sorted(sers, key=lambda s: int(_SER_NAME.fullmatch(base_name(s))["number"])), source
+    return sorted(sers, key=_ser_number), source
+
+
+def _ser_number(ser: Any) -> int:
+    match = _SER_NAME.fullmatch(base_name(ser))
+    return int(match["number"]) if match else 0
 
 
 def _node_name(ser: Source) -> str:

@@ -22,6 +22,7 @@ from pycrox.errors import FormatError
 from pycrox.readers._common.values import number, quantity
 
 __all__ = [
+    "as_dict",
     "detector_entry",
     "file_metadata",
     "frame_differences",
@@ -120,17 +121,20 @@ def file_metadata(h5: h5py.File, source: str) -> dict[str, Any]:
     return tree
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """`value` if it is a dict, else an empty one (Velox metadata leave out what they do not know)."""
+    return value if isinstance(value, dict) else {}
+
+
 def detector_entry(meta: dict[str, Any], name: str | None) -> dict[str, Any]:
     """The ``Detectors`` entry of detector `name` (exact name, then prefix, then ``DetectorIndex``)."""
-    detectors = meta.get("Detectors") if isinstance(meta.get("Detectors"), dict) else {}
+    detectors = as_dict(meta.get("Detectors"))
     entries = [d for d in detectors.values() if isinstance(d, dict)]
-    for match in (
-        lambda d: d.get("DetectorName") == name,
-        lambda d: str(d.get("DetectorName", "")).startswith(name),
-    ):
-        found = [d for d in entries if name and match(d)]
-        if found:
-            return found[0]
+    if name:
+        exact = [d for d in entries if d.get("DetectorName") == name]
+        prefixed = [d for d in entries if str(d.get("DetectorName", "")).startswith(name)]
+        if exact or prefixed:
+            return (exact or prefixed)[0]
     index = (meta.get("BinaryResult") or {}).get("DetectorIndex")
     return detectors.get(f"Detector-{index}", {}) if index is not None else {}
 
@@ -138,7 +142,7 @@ def detector_entry(meta: dict[str, Any], name: str | None) -> dict[str, Any]:
 def _acquisition_datetime(meta: dict[str, Any], detector: str | None) -> dt.datetime | None:
     stamp = number(((meta.get("Acquisition") or {}).get("AcquisitionStartDatetime") or {}).get("DateTime"))
     if not stamp:
-        custom = meta.get("CustomProperties") if isinstance(meta.get("CustomProperties"), dict) else {}
+        custom = as_dict(meta.get("CustomProperties"))
         micro = number((custom.get(f"Detectors[{detector}].TimeStamp") or {}).get("value"))
         stamp = micro / 1e6 if micro else None
     if not stamp:
@@ -147,7 +151,7 @@ def _acquisition_datetime(meta: dict[str, Any], detector: str | None) -> dt.date
 
 
 def _magnification(meta: dict[str, Any]) -> float | None:
-    custom = meta.get("CustomProperties") if isinstance(meta.get("CustomProperties"), dict) else {}
+    custom = as_dict(meta.get("CustomProperties"))
     entry = custom.get("StemMagnification") or {}
     return number(entry.get("value")) if entry.get("type") != "bool" else None
 
@@ -246,7 +250,7 @@ def _display_titles(meta: dict[str, Any], h5: h5py.File, source: str) -> dict[st
 def signal_titles(meta: dict[str, Any], h5: h5py.File, source: str) -> dict[str, str]:
     """Titles of the image signals by data UUID: operations first, then display labels."""
     titles = _display_titles(meta, h5, source)
-    operations = meta.get("Operations") if isinstance(meta.get("Operations"), dict) else {}
+    operations = as_dict(meta.get("Operations"))
     titles.update(_operation_titles(operations))
     return titles
 

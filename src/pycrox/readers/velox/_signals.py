@@ -118,7 +118,7 @@ def energy_axis(meta: dict[str, Any], detector: str | None, size: int) -> dict[s
 
 def _modality(item: VeloxItem) -> str:
     kind = meta_.detector_entry(item.meta, item.detector).get("DetectorType")
-    return {"ScanningDetector": "STEM", "ImagingDetector": "TEM", "AnalyticalDetector": "EDS"}.get(kind, "")
+    return {"ScanningDetector": "STEM", "ImagingDetector": "TEM", "AnalyticalDetector": "EDS"}.get(str(kind), "")
 
 
 def _attrs(item: VeloxItem, name: str, source: str) -> dict[str, Any]:
@@ -138,11 +138,12 @@ def image_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.Da
     array = ComplexH5Array(manager, data_path) if compound else None
     lazy = indexing.LazilyIndexedArray(array) if array is not None else lazy_variable_data(manager, data_path)
     ny, nx, count = lazy.shape
-    dims, coords = spatial_axes(item.meta, ny, nx)
+    plane, coords = spatial_axes(item.meta, ny, nx)
+    dims: tuple[str, ...] = plane
     if count == 1:
         lazy = lazy[indexing.BasicIndexer((slice(None), slice(None), 0))]
     else:
-        dims, coords = (*dims, "frame"), {**coords, "frame": _frame_axis(item, count)}
+        dims, coords = (*plane, "frame"), {**coords, "frame": _frame_axis(item, count)}
     data_type = "IMAGE" if count == 1 else "IMAGE_STACK"
     da = model.from_array(
         lazy,
@@ -192,7 +193,7 @@ def _with_chunks(
 def cube_signal(manager: Any, item: VeloxItem, name: str, source: str) -> xr.DataArray:
     """An EDS spectrum image ``(y, x, energy)`` decoded from the spectrum streams on first access."""
     ny, nx, channels = item.shape
-    cube = StreamCube(manager, item.streams, item.shape, item.dtype, item.frames, item.file_name)
+    cube = StreamCube(manager, item.streams, (ny, nx, channels), item.dtype, item.frames, item.file_name)
     dims, coords = spatial_axes(item.meta, ny, nx)
     coords["energy"] = energy_axis(item.meta, item.detector, channels)
     return model.from_array(

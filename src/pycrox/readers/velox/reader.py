@@ -123,8 +123,8 @@ def _plan(h5: h5py.File, name: str) -> tuple[dict[str, Any], list[VeloxItem]]:
     spectra = [_spectrum_item(h5, path, name) for path in _signal_groups(h5, "Spectrum", name)]
     cubes = _cube_items(h5, images, name)
     eels = [_eels_item(h5, path, images, name) for path in _signal_groups(h5, "EelsSpectrumImage", name)]
-    version = file_meta.get("Version") if isinstance(file_meta.get("Version"), dict) else {}
-    info = file_meta.get("Info") if isinstance(file_meta.get("Info"), dict) else {}
+    version = meta_.as_dict(file_meta.get("Version"))
+    info = meta_.as_dict(file_meta.get("Info"))
     root = {
         "version": str(version.get("version", "")),
         "application_version": str(info.get("applicationVersion", "")),
