@@ -1,4 +1,4 @@
-"""The ``pycrox`` command line: ``demo``, ``info``, ``convert``, ``formats``, ``preview``. A thin door onto `pycrox.io`."""
+"""The ``pycrox`` command line: ``demo``, ``info``, ``convert``, ``formats``, ``preview``, ``view``. A thin door onto `pycrox.io`."""
 
 from __future__ import annotations
 
@@ -85,6 +85,15 @@ def _cmd_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    try:
+        from pycrox.viz.web import serve
+    except ModuleNotFoundError as exc:
+        raise PycroxError(f"view needs {exc.name}; install it with: pip install 'pycrox[view]'") from exc
+    serve(args.source, browser=not args.no_browser, engine=args.engine)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``pycrox`` command."""
     parser = argparse.ArgumentParser(prog="pycrox", description="Microscopy and spectroscopy data on xarray.")
@@ -120,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     preview.add_argument("-o", "--output", default="preview.png", help="PNG to write (default: preview.png)")
     preview.add_argument("--engine", help="format name; detected from content when omitted")
     preview.set_defaults(func=_cmd_preview)
+
+    view = sub.add_parser("view", help="look at a file or URL in a web browser (served on 127.0.0.1)")
+    view.add_argument("source", help="a file or URL that pycrox reads (s3:// and Zarr are read lazily)")
+    view.add_argument("--no-browser", action="store_true", help="only print the page's URL (first line)")
+    view.add_argument("--engine", help="format name; detected from content when omitted")
+    view.set_defaults(func=_cmd_view)
     return parser
 
 

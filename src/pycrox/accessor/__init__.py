@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import xarray as xr
 
 from pycrox import model
 
 Dims = Hashable | Iterable[Hashable] | None
+_Obj = TypeVar("_Obj", bound=xr.DataArray | xr.Dataset | xr.DataTree)
 
 __all__ = ["PycroCollectionAccessor", "PycroDataArrayAccessor"]
 
 
-class _Pycro:
-    def __init__(self, obj: xr.DataArray | xr.Dataset | xr.DataTree) -> None:
+class _Pycro(Generic[_Obj]):
+    def __init__(self, obj: _Obj) -> None:
         self._obj = obj  # the only state; never cache values derived from attrs
 
     def validate(self) -> list[str]:
@@ -44,7 +45,7 @@ class _Pycro:
 
 
 @xr.register_dataarray_accessor("pycro")
-class PycroDataArrayAccessor(_Pycro):
+class PycroDataArrayAccessor(_Pycro[xr.DataArray]):
     """pycrox methods on a DataArray, reached as ``da.pycro``."""
 
     @property
@@ -178,7 +179,7 @@ class PycroDataArrayAccessor(_Pycro):
         from pycrox.analysis import clustering
         return clustering.cluster(self._obj, n_clusters, dim, **kwargs)
 
-    def fit(self, model: Any, dim: Dims = None, **kwargs: Any) -> xr.Dataset:
+    def fit(self, model: Any, dim: Hashable | None = None, **kwargs: Any) -> xr.Dataset:
         """Fit a model to every spectrum at once; see `pycrox.analysis.fitting.fit`."""
         from pycrox.analysis import fitting
         return fitting.fit(self._obj, model, dim, **kwargs)
@@ -188,6 +189,12 @@ class PycroDataArrayAccessor(_Pycro):
         from pycrox import viz
 
         return viz.plot(self._obj, **kwargs)
+
+    def explore(self, **kwargs: Any) -> Any:
+        """An interactive viewer (click for spectra, sliders, regions); see `pycrox.viz.explore.explore`."""
+        from pycrox.viz.explore import explore
+
+        return explore(self._obj, **kwargs)
 
     @property
     def eels(self) -> Any:
@@ -227,5 +234,5 @@ class PycroDataArrayAccessor(_Pycro):
 
 @xr.register_dataset_accessor("pycro")
 @xr.register_datatree_accessor("pycro")
-class PycroCollectionAccessor(_Pycro):
+class PycroCollectionAccessor(_Pycro[xr.Dataset | xr.DataTree]):
     """pycrox methods on a Dataset or DataTree, reached as ``ds.pycro`` / ``dt.pycro``."""
