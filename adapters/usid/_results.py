@@ -89,7 +89,13 @@ def write_results(
     NotFoundError
         If `source` is not a main dataset of the file.
     """
-    where = source_path(source)
+    try:
+        where = source_path(source)
+    except ModelError:  # a source converted after reading (astype) lost its path: find it by name and size
+        from pycrox.adapters.usid._pycroscopy import find_source
+
+        with h5py.File(path, "r") as h5:
+            where = find_source(h5, source)
     with open_for_append(path) as h5:
         into = _be.existing_group(h5, where)  # a BE results group: add Fit beside its Guess
         where = into[1] if into else where
