@@ -12,12 +12,13 @@ dataset of an existing file (`pycrox.adapters.usid._results`). The mapping is wr
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import h5py
 import xarray as xr
 
 from pycrox import model
+from pycrox._names import check_names
 from pycrox.adapters.usid import _results
 from pycrox.adapters.usid._h5write import FileWriter
 from pycrox.adapters.usid._plan import plan_main
@@ -83,6 +84,7 @@ def write(
     """
     if mode not in ("w", "w-", "a"):
         raise ValueError(f"mode must be 'w-', 'w' or 'a', got {mode!r}")
+    check_names(obj, "USID")
     if mode == "a":
         _append(obj, path, position_dims=position_dims, compound=compound, source=source)
         return
@@ -162,13 +164,13 @@ def write_tree(writer: FileWriter, tree: xr.DataTree, *, position_dims: Any = No
             _check_signal_node(node)
             continue
         group = writer.group(node.path)
-        writer.set_attrs(group, node.attrs)
+        writer.set_attrs(group, {str(k): v for k, v in node.attrs.items()})
         for key, var in node.to_dataset(inherit=False).data_vars.items():
             if node.path == "/" and "/" in signals:
                 continue
             writer.plain(node.path, dataset_name(key, "data"), var.variable)
     for path in sorted(signals):
-        node = tree if path == "/" else tree[path]
+        node = tree if path == "/" else cast(xr.DataTree, tree[path])  # signal paths name nodes
         signal = signals[path]
         if path == "/":
             name = dataset_name(signal.name, "Raw_Data")
