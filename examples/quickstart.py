@@ -21,7 +21,9 @@ da = pycrox.from_array(
         "x": {"values": 0.2 * np.arange(32), "units": "nm"},
         "energy_loss": {"values": 400 + 0.5 * np.arange(256), "units": "eV"},
     },
-    title="EELS map", quantity="Intensity", units="counts",
+    title="EELS map",
+    quantity="Intensity",
+    units="counts",
     metadata={"beam_energy": {"value": 200.0, "units": "keV"}},
 )
 for path, write in [(out / "map.zarr", pycrox.to_zarr), (out / "map.nc", pycrox.to_netcdf)]:

@@ -17,6 +17,7 @@ import xarray as xr
 from pycrox import model
 from pycrox._hdf5 import lazy_variable_data, read_eager
 from pycrox.adapters.nsid import mapping
+from pycrox.adapters.nsid._data import frame_chunks
 from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_dict_group, read_sidecar
 from pycrox.errors import FormatError
 
@@ -189,6 +190,11 @@ def _encoding(dset: h5py.Dataset, dims: list[Any], source: str) -> dict[str, Any
     if dset.chunks:
         encoding["chunksizes"] = tuple(dset.chunks)
         encoding["preferred_chunks"] = dict(zip(dims, dset.chunks, strict=True))
+    else:  # contiguous: read in frames (or row tiles) of a few MiB, so chunks={} and convert stream
+        shape_only = xr.Variable(dims, np.broadcast_to(np.zeros((), dset.dtype), dset.shape))
+        chunks = frame_chunks(shape_only)
+        if chunks:
+            encoding["preferred_chunks"] = dict(zip(dims, chunks, strict=True))
     if dset.compression:
         encoding["compression"] = dset.compression
         encoding["compression_opts"] = dset.compression_opts

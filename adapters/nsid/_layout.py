@@ -91,8 +91,8 @@ def _plan_tree(tree: xr.DataTree) -> tuple[list[GroupItem], list[SignalItem]]:
         groups, signals = _plan_dataset(tree.to_dataset(), 0)
         groups[0].attrs = None
         return [GroupItem("/", dict(tree.attrs)), *groups], signals
-    groups: list[GroupItem] = []
-    signals: list[SignalItem] = []
+    groups = []  # list[GroupItem], typed by the Dataset branch above
+    signals = []
     for node in tree.subtree:
         own = node.to_dataset(inherit=False)
         if node.attrs.get(model.COMPOUND_ATTR):

@@ -15,7 +15,7 @@ belongs to (see `pycrox.adapters.nsid._values`).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -93,7 +93,7 @@ _DICT_GROUP_OK = frozenset({"metadata", "original_metadata", "provenance", "poin
 _DIMENSION_TYPE_ALIASES = {"FRAME": "TEMPORAL", "TIME": "TEMPORAL", "STACK": "TEMPORAL"}
 
 
-def is_link_name(name: Any) -> bool:
+def is_link_name(name: Any) -> TypeGuard[str]:
     """Whether `name` can be an HDF5 link (group or dataset) and a DataTree node name as it is."""
     return isinstance(name, str) and name not in ("", ".", "..") and "/" not in name and "\0" not in name
 
@@ -103,14 +103,14 @@ def is_attr_name(name: Any) -> bool:
     return isinstance(name, str) and name != "" and "\0" not in name
 
 
-def is_dict_group_name(name: Any, taken: set[str]) -> bool:
+def is_dict_group_name(name: Any, taken: set[str]) -> TypeGuard[str]:
     """Whether a dict attr `name` may become a group the sidpy reader accepts."""
     reserved = name in SIDPY_RESERVED and name not in _DICT_GROUP_OK
     dim_alias = isinstance(name, str) and name.startswith("dim_") and name[4:].isdigit()
     return is_link_name(name) and name not in taken and not reserved and not dim_alias
 
 
-def is_scale_name(name: Any, taken: set[str]) -> bool:
+def is_scale_name(name: Any, taken: set[str]) -> TypeGuard[str]:
     """Whether a dimension may be stored under its own name (sidpy makes each dimension an attribute)."""
     return is_dict_group_name(name, taken) and name not in _DICT_GROUP_OK
 

@@ -18,6 +18,7 @@ import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox import provenance
+from pycrox._names import check_names
 from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._data import StorageOptions
 from pycrox.adapters.nsid._encode import write_group, write_signal
@@ -91,6 +92,7 @@ def write(
     """
     if mode not in ("w-", "w", "a"):
         raise ValueError(f"mode must be 'w-', 'w' or 'a', not {mode!r}")
+    check_names(obj, "NSID")
     options = StorageOptions(chunks, compression, compression_opts)
     if isinstance(path, h5py.Group):  # appending places results by absolute path: the whole file
         (_append if mode == "a" else _write_into)(path.file if mode == "a" else path, obj, group, options)
@@ -120,8 +122,8 @@ def _write_plan(
             write_log_group(root, item)
         else:
             write_group(root, item, options)
-    for item in signals:
-        write_signal(root, item, options)
+    for signal in signals:
+        write_signal(root, signal, options)
 
 
 def _append_to_file(path: Any, obj: Any, group: str | None, options: StorageOptions) -> None:
@@ -161,7 +163,8 @@ class _Created:
     """The top-most groups an append created, so a failure can remove exactly those."""
 
     def __init__(self, root: h5py.Group) -> None:
-        self.root, self.paths = root, []
+        self.root = root
+        self.paths: list[str] = []
 
     def ensure(self, path: str) -> None:
         parts = path.strip("/").split("/")
@@ -218,7 +221,9 @@ def _append_plan(root: h5py.Group, obj: Any, group: str | None) -> tuple[list[Gr
     source = _find_source(root, obj, entry, group)
     channel = root[source].parent.parent
     log = f"{channel.name.rstrip('/')}/Log_{name}_{_next_index(root, channel.name, f'Log_{name}'):03d}"
-    parameters = entry.get("parameters") if isinstance(entry.get("parameters"), dict) else {}
+    parameters = entry.get("parameters")
+    if not isinstance(parameters, dict):
+        parameters = {}
     _, signals = plan(obj)
     items = [SignalItem(f"{log}/{s.name}", s.name, s.array) for s in signals]
     return [_LogItem(log, parameters)], items

@@ -216,8 +216,10 @@ def to_zarr(
     WriteError
         If the target exists and `mode` is ``"w-"``.
     """
+    from pycrox._names import check_names
     from pycrox.stores.zarr.writer import write_zarr
 
+    check_names(obj, "Zarr")
     write_zarr(obj, store, mode=mode, storage_options=storage_options, chunks=chunks)
 
 
@@ -247,8 +249,10 @@ def to_netcdf(
     WriteError
         If the target exists and `mode` is ``"w-"``, or is a directory.
     """
+    from pycrox._names import check_names
     from pycrox.stores.netcdf.writer import write_netcdf
 
+    check_names(obj, "netCDF")
     write_netcdf(obj, path, mode=mode, storage_options=storage_options)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from pycrox._binary import RawArray
+from pycrox._binary import LazyArray, RawArray
 from pycrox.errors import FormatError
 from pycrox.readers.dm._tags import DataBlock
 from pycrox.sources import Source
@@ -92,7 +92,7 @@ def lazy_image(
             f"DataType {data_type} need {needed}",
             where=where,
         )
-    raw: BackendArray = RawArray(source, block.offset, dtype, stored)
+    raw: LazyArray = RawArray(source, block.offset, dtype, stored)
     if not dtype.isnative:
         raw = NativeOrderArray(raw)
     if data_type in PACKED_TYPES:
@@ -111,7 +111,7 @@ def _stored_shape(shape: tuple[int, ...], data_type: int) -> tuple[int, ...]:
 class NativeOrderArray(BackendArray):
     """Values of a file in the other byte order, swapped in place after reading (no extra copy)."""
 
-    def __init__(self, raw: BackendArray) -> None:
+    def __init__(self, raw: LazyArray) -> None:
         self.raw, self.shape = raw, raw.shape
         self.dtype = raw.dtype.newbyteorder("=")
 
@@ -134,13 +134,13 @@ class PackedComplexArray(BackendArray):
 
     Parameters
     ----------
-    raw : BackendArray
+    raw : LazyArray
         The stored half plane, shape ``(..., rows, width // 2 + 1)``.
     width : int
         Full width (``ImageData/Dimensions`` first entry).
     """
 
-    def __init__(self, raw: BackendArray, width: int) -> None:
+    def __init__(self, raw: LazyArray, width: int) -> None:
         self.raw, self.width = raw, width
         self.shape = (*raw.shape[:-1], width)
         self.dtype = raw.dtype.newbyteorder("=")

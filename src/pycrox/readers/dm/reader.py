@@ -18,6 +18,7 @@ from typing import Any
 import xarray as xr
 
 from pycrox import model
+from pycrox.adapters.nsid._data import frame_chunks
 from pycrox.errors import FormatError, PycroxError
 from pycrox.readers.dm import _axes, _data, _metadata, _tags
 from pycrox.sources import Source, open_source, read_head
@@ -96,7 +97,7 @@ def _images(tags: dict[str, Any], source: Source) -> list[tuple[int, str, Mappin
     if not isinstance(image_list, Mapping) or not image_list:
         raise FormatError(source.name, "holds no ImageList tag group, so no image", where="/ImageList")
     thumbnails = tags.get("Thumbnails")
-    skip = (
+    skip: set[Any] = (  # the file's ImageIndex values, whatever their type
         {entry.get("ImageIndex") for entry in thumbnails.values() if isinstance(entry, Mapping)}
         if isinstance(thumbnails, Mapping)
         else set()
@@ -124,9 +125,7 @@ def _signal(source: Source, parsed: _tags.TagFile, key: str, image: Mapping[str,
     kind = _metadata.signal_kind(roots)
     calibrations = image_data.get("Calibrations")
     calibrations = calibrations if isinstance(calibrations, Mapping) else {}
-    axes = _axes.image_axes(
-        dm_shape, calibrations.get("Dimension"), kind, _metadata.spectrum_format(roots)
-    )
+    axes = _axes.image_axes(dm_shape, calibrations.get("Dimension"), kind, _metadata.spectrum_format(roots))
     if axes is None:
         problem = f"{len(dm_shape)}-D image {dm_shape}: no dimension names for this layout"
         raise FormatError(source.name, problem, where=f"{where}/Dimensions")
@@ -147,7 +146,11 @@ def _signal(source: Source, parsed: _tags.TagFile, key: str, image: Mapping[str,
         metadata=_metadata.metadata(roots),
         original_metadata=_original_metadata(parsed.tags, key),
     )
-    return da.isel(rgb=[2, 1, 0, 3]) if "rgb" in da.dims else da  # file order B, G, R, A -> R, G, B, A
+    da = da.isel(rgb=[2, 1, 0, 3]) if "rgb" in da.dims else da  # file order B, G, R, A -> R, G, B, A
+    chunks = frame_chunks(da.variable)  # whole frames or row tiles of a few MiB: chunks={} streams
+    if chunks:
+        da.encoding["preferred_chunks"] = dict(zip(da.dims, chunks, strict=True))
+    return da
 
 
 def _image_data(
@@ -208,6 +211,8 @@ def _original_metadata(tags: dict[str, Any], key: str) -> dict[str, Any]:
 
 def _node_name(signal: xr.DataArray, index: int, nodes: Mapping[str, Any]) -> str:
     name = str(signal.name).replace("/", "_").strip() or f"image{index}"
+    if name in (".", ".."):  # a title, not a path: never the node itself or its parent
+        name = f"image{index}"
     if f"/{name}" in nodes or name in signal.dims or name in signal.coords:
         name = f"{name}_{index}"
     return name

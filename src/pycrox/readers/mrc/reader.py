@@ -101,7 +101,7 @@ def read_signal(source: Source, name: str) -> xr.DataArray:
     else:
         coords = _coords(header, dims, shape)
         metadata, source_name = _header.fei_metadata(fei or {}), _source_name(fei)
-    return model.from_array(
+    da = model.from_array(
         data,
         dims,
         coords=coords,
@@ -112,6 +112,21 @@ def read_signal(source: Source, name: str) -> xr.DataArray:
         metadata=metadata,
         original_metadata=original,
     )
+    return _with_preferred_chunks(da)
+
+
+def _with_preferred_chunks(da: xr.DataArray) -> xr.DataArray:
+    """Record whole frames (or row tiles) of a few MiB as ``encoding["preferred_chunks"]``.
+
+    ``pycrox.open(..., chunks={})`` and ``pycrox convert`` then read the data block chunk by chunk
+    instead of as one array; data up to 8 MiB stay one chunk.
+    """
+    from pycrox.adapters.nsid._data import frame_chunks
+
+    chunks = frame_chunks(da.variable)
+    if chunks:
+        da.encoding["preferred_chunks"] = dict(zip(da.dims, chunks, strict=True))
+    return da
 
 
 def _legacy_layout(

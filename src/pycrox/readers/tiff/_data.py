@@ -49,9 +49,9 @@ def series_data(source: Source, tif: Any, series_index: int) -> Any:
     _check_pages(source, pages, keyframe)
     blocks = [_page_block(p, keyframe, dtype) for p in pages] if _is_raw(keyframe, dtype) else [None]
     if blocks and all(b is not None for b in blocks):
-        raw = _raw_array(source, blocks, dtype, lead, page_shape)
-        if raw is not None:
-            return indexing.LazilyIndexedArray(_native(raw))
+        stacked = _raw_array(source, blocks, dtype, lead, page_shape)
+        if stacked is not None:
+            return indexing.LazilyIndexedArray(_native(stacked))
     array = TiffPagesArray(source, series_index, lead, page_shape, dtype.newbyteorder("="))
     return indexing.LazilyIndexedArray(array)
 
@@ -60,8 +60,11 @@ def _lead_shape(source: Source, shape: tuple, page_shape: tuple, npages: int) ->
     n = len(shape) - len(page_shape)
     lead = shape[:n] if n >= 0 and shape[n:] == page_shape else None
     if lead is None or math.prod(lead) != npages:
-        raise FormatError(source.name, f"a page series of shape {shape} does not hold {npages} pages "
-                          f"of shape {page_shape}", where="IFD chain")
+        raise FormatError(
+            source.name,
+            f"a page series of shape {shape} does not hold {npages} pages of shape {page_shape}",
+            where="IFD chain",
+        )
     return tuple(int(n) for n in lead)
 
 
@@ -81,16 +84,24 @@ def _check_pages(source: Source, pages: list, keyframe: Any) -> None:
         if keyframe.compression == 1 and keyframe.bitspersample < 8:
             limit = stored * 8 // max(keyframe.bitspersample, 1) + 2**20
         if page_bytes > limit:
-            raise FormatError(source.name, f"page {page.index} claims {page_bytes} bytes of pixels from "
-                              f"{stored} stored bytes; the file may be truncated or damaged",
-                              where=f"offset {min(offsets)}")
+            raise FormatError(
+                source.name,
+                f"page {page.index} claims {page_bytes} bytes of pixels from "
+                f"{stored} stored bytes; the file may be truncated or damaged",
+                where=f"offset {min(offsets)}",
+            )
 
 
 def _is_raw(keyframe: Any, dtype: np.dtype) -> bool:
     """Uncompressed, striped, chunky, whole-byte samples: pixels are plain C-order bytes."""
-    return (keyframe.compression == 1 and not keyframe.is_tiled and keyframe.fillorder == 1
-            and (keyframe.planarconfig == 1 or keyframe.samplesperpixel == 1)
-            and keyframe.bitspersample == dtype.itemsize * 8 and dtype.kind in "biuf")
+    return (
+        keyframe.compression == 1
+        and not keyframe.is_tiled
+        and keyframe.fillorder == 1
+        and (keyframe.planarconfig == 1 or keyframe.samplesperpixel == 1)
+        and keyframe.bitspersample == dtype.itemsize * 8
+        and dtype.kind in "biuf"
+    )
 
 
 def _page_block(page: Any, keyframe: Any, dtype: np.dtype) -> tuple[int, int] | None:
@@ -107,8 +118,9 @@ def _page_block(page: Any, keyframe: Any, dtype: np.dtype) -> tuple[int, int] | 
     return int(offsets[0]), int(height * row_bytes)
 
 
-def _raw_array(source: Source, blocks: list, dtype: np.dtype, lead: tuple,
-               page_shape: tuple) -> RawArray | None:
+def _raw_array(
+    source: Source, blocks: list, dtype: np.dtype, lead: tuple, page_shape: tuple
+) -> RawArray | None:
     """One block, or equally spaced blocks along a single stack axis; None otherwise."""
     first, nbytes = blocks[0]
     if len(blocks) == 1:
@@ -175,7 +187,9 @@ class TiffPagesArray(BackendArray):
         n = len(self.lead)
         numbers = np.arange(math.prod(self.lead), dtype=np.int64).reshape(self.lead)[key[:n]]
         wanted = np.unique(numbers)
-        decoded = self._decode(wanted.tolist()) if wanted.size else np.empty((0, *self.page_shape), self.dtype)
+        decoded = (
+            self._decode(wanted.tolist()) if wanted.size else np.empty((0, *self.page_shape), self.dtype)
+        )
         pages = decoded[np.searchsorted(wanted, numbers)]
         return pages[(Ellipsis, *key[n:])] if n else pages.reshape(self.page_shape)[key]
 
@@ -189,7 +203,10 @@ class TiffPagesArray(BackendArray):
                 if "imagecodecs" not in str(exc):
                     raise FormatError(self.source.name, f"cannot decode pages {numbers}: {exc}") from exc
                 series = tif.series[self.series_index]
-                data = _pillow_pages(self.source, [series.pages[i].index for i in numbers], exc)
+                pages = [series.pages[i] for i in numbers]
+                if any(p is None for p in pages):
+                    raise FormatError(self.source.name, f"pages {numbers} are not all in the file") from exc
+                data = _pillow_pages(self.source, [p.index for p in pages if p is not None], exc)
         data = np.asarray(data).reshape(len(numbers), *self.page_shape)
         return data.astype(self.dtype, copy=False)
 
@@ -205,7 +222,7 @@ class _open:
         return self.handle
 
     def __exit__(self, *exc: object) -> None:
-        if self.source.path is None and self.source.fileobj is None:
+        if self.source.path is None and self.source.fileobj is None and not isinstance(self.handle, str):
             self.handle.close()
 
 
@@ -214,8 +231,11 @@ def _pillow_pages(source: Source, indices: list[int], cause: Exception) -> np.nd
     try:
         from PIL import Image
     except ImportError:
-        raise FormatError(source.name, f"{cause}; install 'imagecodecs' (or Pillow) to decode these pages",
-                          where=f"pages {indices}") from cause
+        raise FormatError(
+            source.name,
+            f"{cause}; install 'imagecodecs' (or Pillow) to decode these pages",
+            where=f"pages {indices}",
+        ) from cause
     out = []
     with _open(source) as handle, contextlib.ExitStack() as stack:
         stream = stack.enter_context(open(handle, "rb")) if isinstance(handle, str) else handle
@@ -225,5 +245,7 @@ def _pillow_pages(source: Source, indices: list[int], cause: Exception) -> np.nd
                 image.seek(index)
                 out.append(np.asarray(image))
         except (OSError, EOFError, ValueError) as exc:
-            raise FormatError(source.name, f"Pillow cannot decode page: {exc}", where=f"pages {indices}") from exc
+            raise FormatError(
+                source.name, f"Pillow cannot decode page: {exc}", where=f"pages {indices}"
+            ) from exc
     return np.stack(out)

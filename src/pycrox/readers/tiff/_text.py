@@ -76,19 +76,25 @@ def _jeol_sightx(page: Any, source_name: str, read_bytes: Any) -> VendorInfo | N
     _jeol_axes(info, page, md, imaging, stem)
     diffraction = imaging.get("ModeString") == "DIFF"
     selector = number(imaging.get("SelectorValue"))
-    info.metadata = drop_empty({
-        "beam_energy": quantity(_get(md, "ElectronGun", "AccelerationVoltage"), "keV", scale=1e-3),
-        "beam_current": quantity(_get(md, "ElectronGun", "BeamCurrent"), "nA", scale=1e-3),
-        "microscope": md.get("Instruments"),
-        "operator": md.get("Operator") or None,
-        "date": iso_date(str(md.get("DateTime", ""))),
-        "time": iso_time(str(md.get("DateTime", ""))),
-        "magnification": None if diffraction else selector,
-        "camera_length": _jeol_camera_length(imaging) if diffraction else None,
-    })
+    info.metadata = drop_empty(
+        {
+            "beam_energy": quantity(_get(md, "ElectronGun", "AccelerationVoltage"), "keV", scale=1e-3),
+            "beam_current": quantity(_get(md, "ElectronGun", "BeamCurrent"), "nA", scale=1e-3),
+            "microscope": md.get("Instruments"),
+            "operator": md.get("Operator") or None,
+            "date": iso_date(str(md.get("DateTime", ""))),
+            "time": iso_time(str(md.get("DateTime", ""))),
+            "magnification": None if diffraction else selector,
+            "camera_length": _jeol_camera_length(imaging) if diffraction else None,
+        }
+    )
     mode = imaging.get("ScanningImageFormingMode" if stem else "ImageFormingMode", "")
-    parts = ["STEM" if stem else "TEM", str(_get(md, "IlluminationSystem", "ImageField"))[4:], str(mode)[4:],
-             str(imaging.get("SelectorString", ""))]
+    parts = [
+        "STEM" if stem else "TEM",
+        str(_get(md, "IlluminationSystem", "ImageField"))[4:],
+        str(mode)[4:],
+        str(imaging.get("SelectorString", "")),
+    ]
     info.title = ", ".join(parts)
     return info
 
@@ -161,10 +167,12 @@ def _hamamatsu(page: Any, source_name: str, read_bytes: Any) -> VendorInfo | Non
     camera, acquisition = md.get("Camera", {}), md.get("Acquisition", {})
     exposure = str(acquisition.get("ExposureTime", ""))
     unit = exposure.split()[-1] if len(exposure.split()) > 1 else "s"
-    info.metadata = drop_empty({
-        "detector": camera.get("CameraName"),
-        "exposure_time": quantity(convert(exposure, unit, "s"), "s"),
-    })
+    info.metadata = drop_empty(
+        {
+            "detector": camera.get("CameraName"),
+            "exposure_time": quantity(convert(exposure, unit, "s"), "s"),
+        }
+    )
     return info
 
 
@@ -182,16 +190,20 @@ def _is_time_unit(text: str) -> bool:
     return convert(1.0, unit_spelling(text) or "1", "s") is not None
 
 
-def _hamamatsu_table(scaling: dict, letter: str, size: int, source_name: str,
-                     read_bytes: Any) -> np.ndarray | None:
+def _hamamatsu_table(
+    scaling: dict, letter: str, size: int, source_name: str, read_bytes: Any
+) -> np.ndarray | None:
     """``ScalingXScalingFile="#offset,count"``: a float32 table in the file ("Focus mode"/"Other": none)."""
     match = re.match(r"#(\d+),(\d+)", str(scaling.get(f"Scaling{letter}ScalingFile", "")))
     if not match:
         return None
     offset, count = int(match.group(1)), int(match.group(2))
     if count != size:
-        raise FormatError(source_name, f"the {letter} axis table holds {count} values but the image has {size}",
-                          where=f"offset {offset}")
+        raise FormatError(
+            source_name,
+            f"the {letter} axis table holds {count} values but the image has {size}",
+            where=f"offset {offset}",
+        )
     return np.frombuffer(read_bytes(offset, 4 * count), dtype="<f4").astype(np.float64)
 
 
@@ -219,7 +231,9 @@ def _dm_tags(page: Any) -> VendorInfo | None:
         if scale is None:
             continue
         offset = number(_tag(page, _DM_OFFSET + i)) or 0.0
-        info.axes[letter] = AxisCalibration(scale=scale, offset=offset + 0.0, units=str(_tag(page, _DM_UNITS + i) or ""))
+        info.axes[letter] = AxisCalibration(
+            scale=scale, offset=offset + 0.0, units=str(_tag(page, _DM_UNITS + i) or "")
+        )
     intensity = _tag(page, _DM_INTENSITY_UNITS)
     info.data_units = unit_spelling(intensity) if isinstance(intensity, str) else ""
     return info

@@ -120,8 +120,11 @@ def resolution_length(page: Any, axis: str) -> float | None:
 
 def _fei(page: Any) -> VendorInfo | None:
     """FEI_HELIOS (34682) or FEI_SFEG (34680): INI text (tifffile parses it into a dict)."""
-    found = [(name, _tag(page, code)) for code, name in ((34682, "FEI_HELIOS"), (34680, "FEI_SFEG"))
-             if _tag(page, code) is not None]
+    found = [
+        (name, _tag(page, code))
+        for code, name in ((34682, "FEI_HELIOS"), (34680, "FEI_SFEG"))
+        if _tag(page, code) is not None
+    ]
     if not found:
         return None
     name, value = found[0]
@@ -138,17 +141,19 @@ def _fei(page: Any) -> VendorInfo | None:
         if scale:
             info.axes[letter] = AxisCalibration(scale=scale, units="m")
     user, system, detectors = md.get("User", {}), md.get("System", {}), md.get("Detectors", {})
-    info.metadata = drop_empty({
-        "beam_energy": quantity(md.get("Beam", {}).get("HV", beam.get("HV")), "keV", scale=1e-3),
-        "beam_current": quantity(beam.get("BeamCurrent"), "nA", scale=1e9),
-        "dwell_time": quantity(scan.get("Dwelltime"), "s"),
-        "microscope": system.get("SystemType") or system.get("Type"),
-        "detector": detectors.get("Name"),
-        "signal": detectors.get("Mode"),
-        "date": iso_date(str(user.get("Date", ""))),
-        "time": iso_time(str(user.get("Time", ""))),
-        "operator": user.get("User"),
-    })
+    info.metadata = drop_empty(
+        {
+            "beam_energy": quantity(md.get("Beam", {}).get("HV", beam.get("HV")), "keV", scale=1e-3),
+            "beam_current": quantity(beam.get("BeamCurrent"), "nA", scale=1e9),
+            "dwell_time": quantity(scan.get("Dwelltime"), "s"),
+            "microscope": system.get("SystemType") or system.get("Type"),
+            "detector": detectors.get("Name"),
+            "signal": detectors.get("Mode"),
+            "date": iso_date(str(user.get("Date", ""))),
+            "time": iso_time(str(user.get("Time", ""))),
+            "operator": user.get("User"),
+        }
+    )
     return info
 
 
@@ -157,10 +162,14 @@ def _ratio(a: Any, b: Any) -> float | None:
     return x / y if x is not None and y else None
 
 
-def _parse_ini(text: str) -> dict[str, dict[str, Any]]:
-    """FEI's INI text as ``{section: {key: value}}`` (numbers converted)."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False)
-    parser.optionxform = str  # keep the key case
+class _CaseKeepingParser(configparser.ConfigParser):
+    def optionxform(self, optionstr: str) -> str:
+        return optionstr  # keep the key case
+
+
+def _parse_ini(text: str) -> dict[str, Any]:
+    """FEI's INI text as ``{section: {key: value}}`` (numbers converted; ``{"text": text}`` if unreadable)."""
+    parser = _CaseKeepingParser(interpolation=None, strict=False)
     try:
         parser.read_string(text.rstrip("\x00"))
     except configparser.Error:
@@ -183,18 +192,23 @@ def _zeiss_sem(page: Any) -> VendorInfo | None:
     width = page.shape[1] if len(page.shape) > 1 else 0
     scale = _zeiss_pixel_size(md, width)
     if scale:
-        info.axes = {"X": AxisCalibration(scale=scale, units="m"), "Y": AxisCalibration(scale=scale, units="m")}
-    info.metadata = drop_empty({
-        "beam_energy": _zeiss_beam_energy(md.get("ap_actualkv")),
-        "beam_current": _zeiss_quantity(md, "ap_iprobe", "nA"),
-        "dwell_time": _zeiss_quantity(md, "dp_dwell_time", "s"),
-        "magnification": _zeiss_magnification(_zeiss_value(md, "ap_mag")),
-        "microscope": _zeiss_value(md, "sv_serial_number"),
-        "detector": _zeiss_value(md, "dp_detector_channel"),
-        "date": iso_date(str(_zeiss_value(md, "ap_date") or "")),
-        "time": iso_time(str(_zeiss_value(md, "ap_time") or "")),
-        "operator": _zeiss_value(md, "sv_user_name"),
-    })
+        info.axes = {
+            "X": AxisCalibration(scale=scale, units="m"),
+            "Y": AxisCalibration(scale=scale, units="m"),
+        }
+    info.metadata = drop_empty(
+        {
+            "beam_energy": _zeiss_beam_energy(md.get("ap_actualkv")),
+            "beam_current": _zeiss_quantity(md, "ap_iprobe", "nA"),
+            "dwell_time": _zeiss_quantity(md, "dp_dwell_time", "s"),
+            "magnification": _zeiss_magnification(_zeiss_value(md, "ap_mag")),
+            "microscope": _zeiss_value(md, "sv_serial_number"),
+            "detector": _zeiss_value(md, "dp_detector_channel"),
+            "date": iso_date(str(_zeiss_value(md, "ap_date") or "")),
+            "time": iso_time(str(_zeiss_value(md, "ap_time") or "")),
+            "operator": _zeiss_value(md, "sv_user_name"),
+        }
+    )
     return info
 
 
@@ -258,14 +272,16 @@ def _tvips(page: Any) -> VendorInfo | None:
             if length:
                 info.axes[letter] = AxisCalibration(scale=length, units="m")
     diffraction = md.get("TemMode") == 3
-    info.metadata = drop_empty({
-        "beam_energy": quantity(md.get("TemHighTension"), "keV", scale=1e-3),
-        "magnification": None if diffraction else number(md.get("TemMagnification")),
-        "exposure_time": quantity(md.get("ExposureTime"), "s", scale=1e-3),
-        "detector": md.get("CameraType"),
-        "date": _tvips_date(md.get("Date")),
-        "time": _tvips_time(md.get("Time")),
-    })
+    info.metadata = drop_empty(
+        {
+            "beam_energy": quantity(md.get("TemHighTension"), "keV", scale=1e-3),
+            "magnification": None if diffraction else number(md.get("TemMagnification")),
+            "exposure_time": quantity(md.get("ExposureTime"), "s", scale=1e-3),
+            "detector": md.get("CameraType"),
+            "date": _tvips_date(md.get("Date")),
+            "time": _tvips_time(md.get("Time")),
+        }
+    )
     info.title = md.get("ImageName") or None
     return info
 
@@ -301,12 +317,14 @@ def _olympus_sis(page: Any) -> VendorInfo | None:
         if scale:
             info.axes[letter] = AxisCalibration(scale=scale, units="m")
     stamp = md.get("datetime")  # to the minute; the DateTime tag, when present, has the seconds
-    info.metadata = drop_empty({
-        "magnification": number(md.get("magnification")),
-        "detector": md.get("cameraname") or _tag(page, 272),
-        "date": None if _tag(page, 306) else iso_date(stamp),
-        "time": None if _tag(page, 306) else iso_time(stamp),
-    })
+    info.metadata = drop_empty(
+        {
+            "magnification": number(md.get("magnification")),
+            "detector": md.get("cameraname") or _tag(page, 272),
+            "date": None if _tag(page, 306) else iso_date(stamp),
+            "time": None if _tag(page, 306) else iso_time(stamp),
+        }
+    )
     info.title = md.get("name") or None
     return info
 
