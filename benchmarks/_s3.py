@@ -28,8 +28,12 @@ class Counter:
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"requests": sum(self.requests.values()), "by_method": dict(self.requests),
-                    "bytes": self.bytes_out, "max_concurrent": self.max_in_flight}
+            return {
+                "requests": sum(self.requests.values()),
+                "by_method": dict(self.requests),
+                "bytes": self.bytes_out,
+                "max_concurrent": self.max_in_flight,
+            }
 
 
 class _Counting:

@@ -33,9 +33,17 @@ except ImportError:  # run as a script
 
 def _stack(frames: int, side: int):
     data = dsa.random.default_rng(0).random((frames, side, side), chunks=(1, side, side), dtype="float32")
-    return pycrox.from_array(data, dims=("frame", "y", "x"), name="stack", title="stack", units="counts",
-                             coords={"x": {"values": 0.1 * np.arange(side), "units": "nm"},
-                                     "y": {"values": 0.1 * np.arange(side), "units": "nm"}})
+    return pycrox.from_array(
+        data,
+        dims=("frame", "y", "x"),
+        name="stack",
+        title="stack",
+        units="counts",
+        coords={
+            "x": {"values": 0.1 * np.arange(side), "units": "nm"},
+            "y": {"values": 0.1 * np.arange(side), "units": "nm"},
+        },
+    )
 
 
 def _measure(server, label, func):
@@ -74,14 +82,20 @@ def main() -> None:
     def frame(url, **kw):
         return lambda: pycrox.open(url, storage_options=options, **kw).isel(frame=7).values
 
-    cases = [("zarr: one frame", frame("s3://bench/stack.zarr", chunks={})),
-             ("nsid via references: one frame", frame("s3://bench/stack.refs.json", chunks={})),
-             ("nsid via fsspec+h5py: one frame", frame("s3://bench/stack.h5")),
-             ("usid via fsspec+h5py: one frame", frame("s3://bench/stack_usid.h5")),
-             ("zarr: full read", lambda: pycrox.open("s3://bench/stack.zarr", storage_options=options,
-                                                     chunks={}).values),
-             ("nsid via references: full read", lambda: pycrox.open("s3://bench/stack.refs.json",
-                                                                    storage_options=options, chunks={}).values)]
+    cases = [
+        ("zarr: one frame", frame("s3://bench/stack.zarr", chunks={})),
+        ("nsid via references: one frame", frame("s3://bench/stack.refs.json", chunks={})),
+        ("nsid via fsspec+h5py: one frame", frame("s3://bench/stack.h5")),
+        ("usid via fsspec+h5py: one frame", frame("s3://bench/stack_usid.h5")),
+        (
+            "zarr: full read",
+            lambda: pycrox.open("s3://bench/stack.zarr", storage_options=options, chunks={}).values,
+        ),
+        (
+            "nsid via references: full read",
+            lambda: pycrox.open("s3://bench/stack.refs.json", storage_options=options, chunks={}).values,
+        ),
+    ]
     for label, func in cases:
         row, value = _measure(server, label, func)
         row["bytes_per_frame"] = round(row["bytes"] / frame_bytes, 2)
@@ -91,8 +105,10 @@ def main() -> None:
     print(json.dumps({"frame_bytes": frame_bytes, "rows": rows}, indent=1))
     print(f"\n{'case':40s} {'requests':>9s} {'GETs':>6s} {'bytes/frame':>12s} {'max conc.':>9s}")
     for r in rows:
-        print(f"{r['case']:40s} {r['requests']:9d} {r['by_method'].get('GET', 0):6d} {r['bytes_per_frame']:12.2f} "
-              f"{r['max_concurrent']:9d}")
+        print(
+            f"{r['case']:40s} {r['requests']:9d} {r['by_method'].get('GET', 0):6d} {r['bytes_per_frame']:12.2f} "
+            f"{r['max_concurrent']:9d}"
+        )
 
 
 if __name__ == "__main__":

@@ -71,7 +71,9 @@ def peak_of(code: str) -> int:
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
     )
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run([sys.executable, "-c", parent, code], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", parent, code], capture_output=True, text=True, env=env, check=False
+    )
     if out.returncode:
         raise RuntimeError(f"case failed:\n{code}\n{out.stderr[-800:]}")
     return int(out.stdout.strip().splitlines()[-1])

@@ -38,8 +38,9 @@ def s3_server():
 
     moto_server = pytest.importorskip("moto.server")
     old = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ACCESS_KEY_ID="pycrox-test", AWS_SECRET_ACCESS_KEY="pycrox-test",
-                      AWS_DEFAULT_REGION="us-east-1")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="pycrox-test", AWS_SECRET_ACCESS_KEY="pycrox-test", AWS_DEFAULT_REGION="us-east-1"
+    )
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()

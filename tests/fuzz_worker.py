@@ -37,8 +37,12 @@ def main() -> None:
         except Exception as exc:  # noqa: BLE001  (what we are looking for)
             tb = traceback.extract_tb(exc.__traceback__)
             origin = next((f"{f.filename}:{f.lineno}" for f in reversed(tb) if "pycrox" in f.filename), "")
-            outcome = {"status": "other_error", "error": type(exc).__name__, "message": str(exc)[:300],
-                       "origin": origin}
+            outcome = {
+                "status": "other_error",
+                "error": type(exc).__name__,
+                "message": str(exc)[:300],
+                "origin": origin,
+            }
         print(json.dumps({"file": path, **outcome}), flush=True)
 
 

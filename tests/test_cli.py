@@ -8,10 +8,14 @@ from pycrox.testing import assert_lossless
 
 @pytest.fixture
 def zarr_file(tmp_path):
-    da = pycrox.from_array(np.arange(60, dtype="float32").reshape(3, 4, 5), name="si",
-                           coords={"x": {"values": np.arange(4) * 0.5, "units": "nm"}},
-                           title="spectrum image", units="counts",
-                           metadata={"beam_energy": {"value": 200.0, "units": "keV"}})
+    da = pycrox.from_array(
+        np.arange(60, dtype="float32").reshape(3, 4, 5),
+        name="si",
+        coords={"x": {"values": np.arange(4) * 0.5, "units": "nm"}},
+        title="spectrum image",
+        units="counts",
+        metadata={"beam_energy": {"value": 200.0, "units": "keV"}},
+    )
     pycrox.to_zarr(da, tmp_path / "si.zarr")
     return tmp_path / "si.zarr", da
 

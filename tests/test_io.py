@@ -12,11 +12,21 @@ def _sample(name="eels"):
     return pycrox.from_array(
         np.arange(24, dtype="float32").reshape(2, 3, 4),
         dims=("y", "x", "energy_loss"),
-        coords={"x": {"values": [0.0, 0.5, 1.0], "units": "nm"},
-                "energy_loss": {"values": [1.0, 2.0, 4.0, 8.0], "units": "eV"}},
-        name=name, title="Ω-map ✓", units="counts",
-        metadata={"beam_energy": {"value": 200.0, "units": "keV"}, "flags": [True, None, 1, 2.5, "s"],
-                  "z": 1 + 2j, "raw": b"\x00\x01", "arr": np.arange(6).reshape(2, 3), "nan": float("nan")},
+        coords={
+            "x": {"values": [0.0, 0.5, 1.0], "units": "nm"},
+            "energy_loss": {"values": [1.0, 2.0, 4.0, 8.0], "units": "eV"},
+        },
+        name=name,
+        title="Ω-map ✓",
+        units="counts",
+        metadata={
+            "beam_energy": {"value": 200.0, "units": "keV"},
+            "flags": [True, None, 1, 2.5, "s"],
+            "z": 1 + 2j,
+            "raw": b"\x00\x01",
+            "arr": np.arange(6).reshape(2, 3),
+            "nan": float("nan"),
+        },
     )
 
 
@@ -34,13 +44,16 @@ def test_dataset_and_tree_round_trip(write, tmp_path):
     write(ds, tmp_path / "ds.store")
     assert_lossless(pycrox.open(tmp_path / "ds.store").load(), ds)
 
-    tree = xr.DataTree.from_dict({"/m/c0/eels": _sample("eels").to_dataset(),
-                                  "/m/c1/other": _sample("other").isel(y=0).to_dataset()})
+    tree = xr.DataTree.from_dict(
+        {"/m/c0/eels": _sample("eels").to_dataset(), "/m/c1/other": _sample("other").isel(y=0).to_dataset()}
+    )
     tree["m"].attrs = {"operator": "me", "n": 3}
     write(tree, tmp_path / "t.store")
     back = pycrox.open_tree(tmp_path / "t.store")
     assert_lossless(back.load(), tree)
-    assert_lossless(pycrox.open(tmp_path / "t.store", group="/m/c1/other").load(), tree["m/c1/other"]["other"])
+    assert_lossless(
+        pycrox.open(tmp_path / "t.store", group="/m/c1/other").load(), tree["m/c1/other"]["other"]
+    )
 
 
 def test_plain_xarray_sees_json_native_attrs(tmp_path):
@@ -76,7 +89,9 @@ def test_open_missing_path_names_it(tmp_path):
 def test_open_unknown_file_says_what_was_tried(tmp_path):
     junk = tmp_path / "junk.bin"
     junk.write_bytes(b"\x01\x02 this is no microscopy file" * 10)
-    with pytest.raises(pycrox.FormatError, match=r"junk\.bin: no pycrox reader recognises this file \(tried zarr"):
+    with pytest.raises(
+        pycrox.FormatError, match=r"junk\.bin: no pycrox reader recognises this file \(tried zarr"
+    ):
         pycrox.open(junk)
 
 

@@ -64,8 +64,13 @@ def test_validate_lists_every_problem():
 
 def test_validate_walks_trees_and_datasets():
     good = pycrox.from_array(np.zeros(2), dims=["x"], name="good")
-    tree = xr.DataTree.from_dict({"/g/good": good.to_dataset(), "/g/bad": xr.Dataset({"bad": ("q", [1, 2])}),
-                                  "/g": xr.Dataset({"raw_table": ("r", [1, 2])})})
+    tree = xr.DataTree.from_dict(
+        {
+            "/g/good": good.to_dataset(),
+            "/g/bad": xr.Dataset({"bad": ("q", [1, 2])}),
+            "/g": xr.Dataset({"raw_table": ("r", [1, 2])}),
+        }
+    )
     problems = pycrox.validate(tree)
     assert problems
     assert all(p.startswith("/g/bad:") for p in problems)  # group content that is no signal is not judged
@@ -75,10 +80,13 @@ def _tree():
     a = pycrox.from_array(np.zeros(2), dims=["x"], name="a")
     b = pycrox.from_array(np.zeros(3), dims=["x"], name="b")
     comp = xr.Dataset({"amp": ("p", [1.0]), "phase": ("p", [0.0])})
-    return xr.DataTree.from_dict({
-        "/g1/a": a.to_dataset(), "/g2/b": b.to_dataset(),
-        "/g2/fit": xr.DataTree(comp).to_dataset().assign_attrs({model.COMPOUND_ATTR: True}),
-    })
+    return xr.DataTree.from_dict(
+        {
+            "/g1/a": a.to_dataset(),
+            "/g2/b": b.to_dataset(),
+            "/g2/fit": xr.DataTree(comp).to_dataset().assign_attrs({model.COMPOUND_ATTR: True}),
+        }
+    )
 
 
 def test_signal_nodes_follow_the_naming_rule():

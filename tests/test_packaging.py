@@ -20,7 +20,9 @@ def test_every_package_folder_is_listed_in_pyproject():
 def test_every_engine_entry_point_resolves():
     import importlib
 
-    config = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]["xarray.backends"]
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"][
+        "xarray.backends"
+    ]
     for engine, target in config.items():
         module, cls = target.split(":")
         assert hasattr(importlib.import_module(module), cls), engine
@@ -29,7 +31,9 @@ def test_every_engine_entry_point_resolves():
 def test_entry_points_equal_the_registry():
     from pycrox import formats
 
-    config = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"]["xarray.backends"]
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["entry-points"][
+        "xarray.backends"
+    ]
     assert config == formats.entry_points()
 
 

@@ -27,8 +27,9 @@ def test_decomposition_saved_to_usid_opens_in_pyusid_as_svd_group(tmp_path):
     tree = pycrox.open_tree(path)
     back = tree["Measurement_000/Channel_000/eels-SVD_000/components"]["components"]
     np.testing.assert_allclose(back.values, result["components"].values, rtol=1e-6)
-    np.testing.assert_array_equal(pycrox.open(path, group="/Measurement_000/Channel_000/eels").values,
-                                  source.values)  # the source is untouched
+    np.testing.assert_array_equal(
+        pycrox.open(path, group="/Measurement_000/Channel_000/eels").values, source.values
+    )  # the source is untouched
 
 
 def test_fit_result_appended_to_nsid_keeps_the_source(tmp_path):
@@ -44,7 +45,12 @@ def test_fit_result_appended_to_nsid_keeps_the_source(tmp_path):
     assert_lossless(signals[next(p for p in signals if p.endswith("/eels"))].load(), before)
 
 
-VENDOR_FILES = ["dm/EELS_SI.dm4", "velox_emd/Test_SI_16x16_215_kx.emd", "mrc/EMD-3001.mrc", "msa/example1.msa"]
+VENDOR_FILES = [
+    "dm/EELS_SI.dm4",
+    "velox_emd/Test_SI_16x16_215_kx.emd",
+    "mrc/EMD-3001.mrc",
+    "msa/example1.msa",
+]
 
 
 @pytest.mark.parametrize("rel", VENDOR_FILES)

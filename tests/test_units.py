@@ -84,8 +84,13 @@ def test_every_unit_spelling_in_the_corpus_manifests_parses(shared_data):
 
 
 def test_to_units_converts_coordinates_and_data():
-    da = pycrox.from_array(np.ones(3), dims=["energy"], coords={"energy": {"values": [1.0, 2.0, 3.0], "units": "keV"}},
-                           units="nA", quantity="Current")
+    da = pycrox.from_array(
+        np.ones(3),
+        dims=["energy"],
+        coords={"energy": {"values": [1.0, 2.0, 3.0], "units": "keV"}},
+        units="nA",
+        quantity="Current",
+    )
     out = da.pycro.to_units(energy="eV", data="pA")
     np.testing.assert_allclose(out.energy.values, [1000.0, 2000.0, 3000.0])
     np.testing.assert_allclose(out.values, 1000.0)
@@ -100,8 +105,9 @@ def test_to_units_refuses_incompatible_units():
 
 
 def test_quantify_dequantify_round_trip():
-    da = pycrox.from_array(np.arange(4.0).reshape(2, 2), coords={"x": {"values": [0.0, 1.0], "units": "nm"}},
-                           units="counts")
+    da = pycrox.from_array(
+        np.arange(4.0).reshape(2, 2), coords={"x": {"values": [0.0, 1.0], "units": "nm"}}, units="counts"
+    )
     q = da.pycro.quantify()
     assert q.pint.units == units.parse("counts")
     assert q.x.pint.units == units.parse("nm") if hasattr(q.x, "pint") else True

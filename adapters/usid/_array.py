@@ -151,7 +151,9 @@ class NDimArray(BackendArray):
         """Rows of the full grid, NaN where a position is missing (caller holds the lock)."""
         out = np.full((rows.size, n_cols), np.nan, dtype=self.dtype)
         valid_rows = self._geometry.valid_rows
-        valid = (valid_rows[rows] if valid_rows is not None else np.ones(rows.size, bool)) & (rows < self._rows)
+        valid = (valid_rows[rows] if valid_rows is not None else np.ones(rows.size, bool)) & (
+            rows < self._rows
+        )
         if valid.any():
             cols_array = np.arange(n_cols) if isinstance(cols, slice) else cols
             out[valid] = self._select(rows[valid], cols_array)

@@ -263,7 +263,11 @@ def _finish_attrs(attrs: dict, layout: dict, document: dict) -> dict:
 def _renamed_dim(variable: xr.Variable, old: str, new: str) -> xr.Variable:
     """`variable` with its dim `old` called `new` (xarray.Variable has no ``rename``)."""
     dims = tuple(new if d == old else d for d in variable.dims)
-    return variable if dims == variable.dims else xr.Variable(dims, variable.data, variable.attrs, variable.encoding)
+    return (
+        variable
+        if dims == variable.dims
+        else xr.Variable(dims, variable.data, variable.attrs, variable.encoding)
+    )
 
 
 def _apply_document(

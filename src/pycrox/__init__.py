@@ -40,6 +40,7 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"pycrox.{name}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "CalibrationWarning",
     "DataType",

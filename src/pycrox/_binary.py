@@ -62,14 +62,25 @@ class RawArray(BackendArray):
     """
 
     def __init__(
-        self, source: Source, offset: int, dtype: Any, shape: tuple[int, ...], record_stride: int | None = None
+        self,
+        source: Source,
+        offset: int,
+        dtype: Any,
+        shape: tuple[int, ...],
+        record_stride: int | None = None,
     ) -> None:
         self.source, self.offset = source, int(offset)
         self.dtype = np.dtype(dtype)
         self.shape = tuple(int(n) for n in shape)
-        self._record_bytes = math.prod(self.shape[1:]) * self.dtype.itemsize if self.shape else self.dtype.itemsize
+        self._record_bytes = (
+            math.prod(self.shape[1:]) * self.dtype.itemsize if self.shape else self.dtype.itemsize
+        )
         self.record_stride = int(record_stride) if record_stride else self._record_bytes
-        total = self.record_stride * (self.shape[0] - 1) + self._record_bytes if self.shape and self.shape[0] else 0
+        total = (
+            self.record_stride * (self.shape[0] - 1) + self._record_bytes
+            if self.shape and self.shape[0]
+            else 0
+        )
         check_extent(source, self.offset, total if self.shape else self.dtype.itemsize, "the data block")
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
@@ -121,12 +132,16 @@ def _readinto(fh: Any, view: memoryview, source: Source, offset: int) -> None:
             n = len(chunk)
             view[done : done + n] = chunk
         if not n:
-            raise FormatError(source.name, f"file ends after {offset + done} bytes inside the data block",
-                              where=f"offset {offset}")
+            raise FormatError(
+                source.name,
+                f"file ends after {offset + done} bytes inside the data block",
+                where=f"offset {offset}",
+            )
         done += n
 
 
-def lazy_raw(source: Source, offset: int, dtype: Any, shape: tuple[int, ...],
-             record_stride: int | None = None) -> indexing.LazilyIndexedArray:
+def lazy_raw(
+    source: Source, offset: int, dtype: Any, shape: tuple[int, ...], record_stride: int | None = None
+) -> indexing.LazilyIndexedArray:
     """Data for an `xarray.Variable`: a lazily indexed `RawArray`."""
     return indexing.LazilyIndexedArray(RawArray(source, offset, dtype, shape, record_stride))

@@ -9,8 +9,23 @@ from typing import TextIO
 
 __all__ = ["show_versions"]
 
-_PACKAGES = ("pycrox", "numpy", "scipy", "xarray", "dask", "zarr", "h5py", "h5netcdf", "pint", "pint-xarray",
-             "fsspec", "tifffile", "scikit-learn", "s3fs", "distributed")
+_PACKAGES = (
+    "pycrox",
+    "numpy",
+    "scipy",
+    "xarray",
+    "dask",
+    "zarr",
+    "h5py",
+    "h5netcdf",
+    "pint",
+    "pint-xarray",
+    "fsspec",
+    "tifffile",
+    "scikit-learn",
+    "s3fs",
+    "distributed",
+)
 
 
 def show_versions(file: TextIO | None = None) -> str:

@@ -30,7 +30,9 @@ def output_format(path: str, to: str | None) -> str:
     for suffix, name in _SUFFIXES.items():
         if lower.endswith(suffix):
             return name
-    raise PycroxError(f"{path}: cannot tell the output format from the extension; pass --to {{{','.join(WRITERS)}}}")
+    raise PycroxError(
+        f"{path}: cannot tell the output format from the extension; pass --to {{{','.join(WRITERS)}}}"
+    )
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -47,8 +49,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from pycrox.progress import progress
 
     fmt = output_format(args.dst, args.to)
-    obj = io.open(args.src, args.group, engine=args.engine, chunks={}) if args.group else io.open_tree(
-        args.src, engine=args.engine, chunks={})
+    obj = (
+        io.open(args.src, args.group, engine=args.engine, chunks={})
+        if args.group
+        else io.open_tree(args.src, engine=args.engine, chunks={})
+    )
     writer = getattr(io, WRITERS[fmt])
     with progress(enabled=not args.quiet, description=f"writing {args.dst}"):
         writer(obj, args.dst, mode="w" if args.overwrite else "w-")
@@ -101,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="make a synthetic EELS spectrum image, write, read back, analyse")
-    demo.add_argument("--out", default="demo-output", help="folder for the files written (default: demo-output)")
+    demo.add_argument(
+        "--out", default="demo-output", help="folder for the files written (default: demo-output)"
+    )
     demo.add_argument("--size", type=int, default=64, help="scan size in pixels per side (default: 64)")
     demo.set_defaults(func=_cmd_demo)
 
@@ -120,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--quiet", action="store_true", help="no progress bar")
     convert.set_defaults(func=_cmd_convert)
 
-    listing = sub.add_parser("formats", help="list the formats pycrox reads, in detection order, with their options")
+    listing = sub.add_parser(
+        "formats", help="list the formats pycrox reads, in detection order, with their options"
+    )
     listing.add_argument("--markdown", action="store_true", help="print the table of formats as Markdown")
     listing.set_defaults(func=_cmd_formats)
 
@@ -149,8 +158,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("PYCROX_DEBUG"):
             raise
-        print(f"pycrox {args.command}: error: {type(exc).__name__}: {exc} (set PYCROX_DEBUG=1 for the traceback)",
-              file=sys.stderr)
+        print(
+            f"pycrox {args.command}: error: {type(exc).__name__}: {exc} (set PYCROX_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
         return 2
 
 

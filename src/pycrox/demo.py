@@ -34,8 +34,8 @@ def eels_spectrum_image(size: int = 64, n_energy: int = 512, *, seed: int = 0) -
     rng = np.random.default_rng(seed)
     energy = 250.0 + 0.5 * np.arange(n_energy)
     yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
-    carbon = 0.5 + 0.5 * np.sin(2 * np.pi * xx)[..., None]   # C K edge (284 eV) strength
-    oxygen = (yy > 0.5)[..., None].astype(float)               # O K edge (532 eV) in the lower half
+    carbon = 0.5 + 0.5 * np.sin(2 * np.pi * xx)[..., None]  # C K edge (284 eV) strength
+    oxygen = (yy > 0.5)[..., None].astype(float)  # O K edge (532 eV) in the lower half
     background = 2e8 * energy**-2.5
     edge = lambda onset, width: 1 / (1 + np.exp(-(energy - onset) / width)) * (energy / onset) ** -3
     signal = background * (1 + 0.8 * carbon * edge(284, 1.5) + 0.5 * oxygen * edge(532, 2.0))
@@ -54,8 +54,12 @@ def eels_spectrum_image(size: int = 64, n_energy: int = 512, *, seed: int = 0) -
         units="counts",
         modality="STEM EELS",
         source="pycrox demo",
-        metadata={"beam_energy": {"value": 200.0, "units": "keV"}, "microscope": "synthetic",
-                  "convergence_angle": {"value": 25.0, "units": "mrad"}, "dwell_time": {"value": 0.01, "units": "s"}},
+        metadata={
+            "beam_energy": {"value": 200.0, "units": "keV"},
+            "microscope": "synthetic",
+            "convergence_angle": {"value": 25.0, "units": "mrad"},
+            "dwell_time": {"value": 0.01, "units": "s"},
+        },
         original_metadata={"generator": {"seed": seed, "edges": ["C K", "O K"]}},
     )
 
@@ -72,8 +76,12 @@ def run(out: str | Path = "demo-output", *, size: int = 64) -> str:
     out.mkdir(parents=True, exist_ok=True)
     da = eels_spectrum_image(size)
     lines = [f"pycrox demo: {da.attrs['title']} {dict(da.sizes)} {da.dtype}, {da.nbytes / 2**20:.1f} MiB"]
-    targets = {"zarr": out / "eels.zarr", "netcdf": out / "eels.nc", "nsid": out / "eels_nsid.h5",
-               "usid": out / "eels_usid.h5"}
+    targets = {
+        "zarr": out / "eels.zarr",
+        "netcdf": out / "eels.nc",
+        "nsid": out / "eels_nsid.h5",
+        "usid": out / "eels_usid.h5",
+    }
     for fmt, path in targets.items():
         start = time.perf_counter()
         getattr(io, f"to_{fmt}")(da, path, mode="w")
@@ -88,7 +96,9 @@ def _check_identical(back: xr.DataArray | xr.Dataset, da: xr.DataArray, path: Pa
     """Raise unless `back` (read from `path`) is `da`: values, coordinates, attrs and dtypes."""
     if not isinstance(back, xr.DataArray):
         raise PycroxError(f"{path}: read back a {type(back).__name__}, not the DataArray that was written")
-    dtypes = {name: back[name].dtype == da[name].dtype for name in da.coords} | {"data": back.dtype == da.dtype}
+    dtypes = {name: back[name].dtype == da[name].dtype for name in da.coords} | {
+        "data": back.dtype == da.dtype
+    }
     if not back.identical(da) or not all(dtypes.values()):
         raise PycroxError(f"{path}: read back differs from what was written (dtypes equal: {dtypes})")
 

@@ -70,8 +70,11 @@ def describe(obj: xr.DataTree | xr.Dataset | xr.DataArray, title: str = "") -> s
     -------
     str
     """
-    tree = obj if isinstance(obj, xr.DataTree) else xr.DataTree(
-        obj.to_dataset(name=obj.name or "data") if isinstance(obj, xr.DataArray) else obj)
+    tree = (
+        obj
+        if isinstance(obj, xr.DataTree)
+        else xr.DataTree(obj.to_dataset(name=obj.name or "data") if isinstance(obj, xr.DataArray) else obj)
+    )
     signals = model.signal_nodes(tree)
     lines = [title] if title else []
     lines.append(f"{len(signals)} signal(s)")

@@ -19,11 +19,24 @@ from pycrox.errors import FormatError, PycroxError
 from pycrox.sources import Source, open_source
 from pycrox.stores import _tree
 
-__all__ = ["detect_format", "formats", "open", "open_tree", "references", "to_netcdf", "to_nsid", "to_usid", "to_zarr"]
+__all__ = [
+    "detect_format",
+    "formats",
+    "open",
+    "open_tree",
+    "references",
+    "to_netcdf",
+    "to_nsid",
+    "to_usid",
+    "to_zarr",
+]
+
 
 def __getattr__(name: str) -> Any:
     if name == "FORMATS":  # the registry replaced this name -> module dict
-        warnings.warn("pycrox.io.FORMATS is deprecated; use pycrox.formats.FORMATS", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "pycrox.io.FORMATS is deprecated; use pycrox.formats.FORMATS", DeprecationWarning, stacklevel=2
+        )
         return {f.name: f.reader_module for f in _formats.FORMATS if f.kind != "store"}
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -53,8 +66,9 @@ def detect_format(source: Any, storage_options: dict | None = None) -> str:
     raise FormatError(src.name, f"no pycrox reader recognises this file (tried {', '.join(tried)})")
 
 
-def _read(src: Source, engine: str, chunks: Any, storage_options: dict | None,
-          options: dict[str, Any]) -> tuple[xr.DataTree, str | None]:
+def _read(
+    src: Source, engine: str, chunks: Any, storage_options: dict | None, options: dict[str, Any]
+) -> tuple[xr.DataTree, str | None]:
     """``(tree, kind)``: kind is what a store says it holds, None for files read by a format's reader."""
     _formats.check_options(engine, options)
     entry = _formats.by_name(engine)
@@ -177,7 +191,9 @@ def _read_h5py_object(source: Any, engine: str | None) -> xr.DataTree:
     if engine is None:
         engine = next((n for n in _formats.names() if _guess(n, source)), None)
         if engine is None:
-            raise FormatError(source.file.filename, "no pycrox reader recognises this HDF5 object", where=source.name)
+            raise FormatError(
+                source.file.filename, "no pycrox reader recognises this HDF5 object", where=source.name
+            )
     return model.comparable_attrs(_formats.reader(engine).read_tree(source), copy=False)
 
 

@@ -604,12 +604,20 @@ def dimension_for(unit: str, signal: str | None = None, *, spectral: bool = Fals
     if kind == "angle":
         return "kx" if signal == "diffraction" else "tilt"
     if not kind and spectral:
-        return {"EELS": "energy_loss", "EDS": "energy", "EDX": "energy", "CL": "wavelength"}.get(signal or "", "channel")
+        return {"EELS": "energy_loss", "EDS": "energy", "EDX": "energy", "CL": "wavelength"}.get(
+            signal or "", "channel"
+        )
     return {"time": "time", "frequency": "frequency", "voltage": "bias"}.get(kind, "channel")
 
 
-_KINDS = {"energy": "eV", "length": "m", "reciprocal length": "1/m", "time": "s", "frequency": "Hz",
-          "voltage": "V"}
+_KINDS = {
+    "energy": "eV",
+    "length": "m",
+    "reciprocal length": "1/m",
+    "time": "s",
+    "frequency": "Hz",
+    "voltage": "V",
+}
 
 
 def _dimensionality(unit: str) -> str:
@@ -626,5 +634,11 @@ def _dimensionality(unit: str) -> str:
     if parsed.dimensionless:
         root = units.ureg.get_root_units(parsed)[1]
         return "angle" if str(root) in ("radian", "rad") else ""
-    return next((kind for kind, ref in _KINDS.items()
-                 if parsed.dimensionality == units.ureg.parse_units(ref).dimensionality), "")
+    return next(
+        (
+            kind
+            for kind, ref in _KINDS.items()
+            if parsed.dimensionality == units.ureg.parse_units(ref).dimensionality
+        ),
+        "",
+    )

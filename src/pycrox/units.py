@@ -91,8 +91,14 @@ def parse(text: str | pint.Unit, quantity: str | None = None) -> pint.Unit:
     expression = _resolve_spelling(text, quantity)
     try:
         return ureg.parse_units(expression)
-    except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError,
-            TypeError, ValueError, AssertionError) as exc:
+    except (
+        pint.errors.UndefinedUnitError,
+        pint.errors.DefinitionSyntaxError,
+        AttributeError,
+        TypeError,
+        ValueError,
+        AssertionError,
+    ) as exc:
         try:  # "1 / nm" style expressions that parse_units rejects
             parsed = ureg.parse_expression(expression)
         except (pint.errors.PintError, AttributeError, TypeError, ValueError, SyntaxError, AssertionError):

@@ -158,7 +158,12 @@ def test_scattered_positions_under_another_dim_name_read_back(tmp_path):
         dims=("spot", "energy"),
         name="spectra",
         coords={
-            "spot": {"values": np.arange(n), "units": "", "quantity": "Position", "dimension_type": "POINT_CLOUD"},
+            "spot": {
+                "values": np.arange(n),
+                "units": "",
+                "quantity": "Position",
+                "dimension_type": "POINT_CLOUD",
+            },
             "energy": {"values": np.linspace(1.0, 4.0, 4), "units": "eV"},
         },
     )

@@ -14,8 +14,9 @@ pytestmark = [pytest.mark.distributed, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       memory_limit="2GiB")
+    cluster = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="2GiB"
+    )
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
@@ -27,9 +28,14 @@ def _spectrum_image(side=24, n=96, seed=3):
     comps = np.stack([np.exp(-((energy - c) ** 2) / 0.5) for c in (2.0, 5.0, 8.0)])
     weights = rng.random((side, side, 3))
     data = (weights @ comps + 0.01 * rng.standard_normal((side, side, n))).astype("float32")
-    return pycrox.from_array(dsa.from_array(data, chunks=(8, 8, n)), dims=("y", "x", "energy"),
-                             coords={"energy": {"values": energy, "units": "keV"}}, name="si", title="map",
-                             units="counts")
+    return pycrox.from_array(
+        dsa.from_array(data, chunks=(8, 8, n)),
+        dims=("y", "x", "energy"),
+        coords={"energy": {"values": energy, "units": "keV"}},
+        name="si",
+        title="map",
+        units="counts",
+    )
 
 
 def _without_times(ds: xr.Dataset) -> xr.Dataset:
@@ -53,17 +59,23 @@ def test_nsid_to_zarr_and_decomposition_match_the_local_run(client, tmp_path):
     pycrox.to_zarr(lazy, tmp_path / "si.zarr")
     assert_lossless(pycrox.open(tmp_path / "si.zarr").load(), pycrox.open(tmp_path / "si.h5").load())
 
-    on_cluster = decompose(pycrox.open(tmp_path / "si.zarr", chunks={"y": 8, "x": 8}), 3, dim="energy",
-                           method="svd").compute()
+    on_cluster = decompose(
+        pycrox.open(tmp_path / "si.zarr", chunks={"y": 8, "x": 8}), 3, dim="energy", method="svd"
+    ).compute()
     with _local_scheduler():  # the reference run: local threads, no cluster
         local = decompose(pycrox.open(tmp_path / "si.zarr").load(), 3, dim="energy", method="svd").compute()
     ratio_c = on_cluster["explained_variance_ratio"].values
     np.testing.assert_allclose(ratio_c, local["explained_variance_ratio"].values, rtol=1e-5)
     # components are defined up to sign
     signs = np.sign((on_cluster["components"] * local["components"]).sum("energy"))
-    np.testing.assert_allclose((on_cluster["components"] * signs).values, local["components"].values, atol=1e-4)
-    xr.testing.assert_allclose(_without_times(on_cluster.drop_vars(["components", "loadings"])),
-                               _without_times(local.drop_vars(["components", "loadings"])), rtol=1e-5)
+    np.testing.assert_allclose(
+        (on_cluster["components"] * signs).values, local["components"].values, atol=1e-4
+    )
+    xr.testing.assert_allclose(
+        _without_times(on_cluster.drop_vars(["components", "loadings"])),
+        _without_times(local.drop_vars(["components", "loadings"])),
+        rtol=1e-5,
+    )
 
 
 def _local_scheduler():

@@ -25,8 +25,12 @@ def auth_server():
     """A moto server that checks credentials (INITIAL_NO_AUTH_ACTION_COUNT=0), in its own process."""
     port = _free_port()
     env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -44,7 +48,11 @@ def test_wrong_credentials_give_a_clear_error_naming_the_url(auth_server):
     options = {"key": "wrong", "secret": "wrong", "client_kwargs": {"endpoint_url": auth_server}}
     with pytest.raises(pycrox.NotFoundError, match=r"s3://bucket/scan\.zarr: cannot be reached") as info:
         pycrox.open("s3://bucket/scan.zarr", storage_options=options)
-    assert "InvalidAccessKeyId" in str(info.value) or "Forbidden" in str(info.value) or "denied" in str(info.value)
+    assert (
+        "InvalidAccessKeyId" in str(info.value)
+        or "Forbidden" in str(info.value)
+        or "denied" in str(info.value)
+    )
 
 
 def test_server_going_away_mid_read_raises_and_names_the_url(s3_server):
@@ -54,8 +62,10 @@ def test_server_going_away_mid_read_raises_and_names_the_url(s3_server):
     server = moto.server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    local = {"client_kwargs": {"endpoint_url": f"http://{host}:{port}"}, "config_kwargs": {
-        "retries": {"max_attempts": 1}, "connect_timeout": 1, "read_timeout": 1}}
+    local = {
+        "client_kwargs": {"endpoint_url": f"http://{host}:{port}"},
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1, "read_timeout": 1},
+    }
     import s3fs
 
     fs = s3fs.S3FileSystem(**local)

@@ -13,10 +13,18 @@ pytestmark = pytest.mark.s3
 
 def _stack():
     rng = np.random.default_rng(5)
-    return pycrox.from_array(rng.random((6, 32, 32), dtype="float32"), dims=("frame", "y", "x"), name="stack",
-                             coords={"x": {"values": 0.1 * np.arange(32), "units": "nm"},
-                                     "y": {"values": 0.1 * np.arange(32), "units": "nm"}},
-                             title="series", units="counts", metadata={"beam_energy": {"value": 80.0, "units": "keV"}})
+    return pycrox.from_array(
+        rng.random((6, 32, 32), dtype="float32"),
+        dims=("frame", "y", "x"),
+        name="stack",
+        coords={
+            "x": {"values": 0.1 * np.arange(32), "units": "nm"},
+            "y": {"values": 0.1 * np.arange(32), "units": "nm"},
+        },
+        title="series",
+        units="counts",
+        metadata={"beam_energy": {"value": 80.0, "units": "keV"}},
+    )
 
 
 @pytest.mark.parametrize("fmt", ["nsid", "usid"])

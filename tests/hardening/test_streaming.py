@@ -17,7 +17,8 @@ def stack():
 
 def _assert_streamed(da, stack):
     assert da.encoding["preferred_chunks"]  # the reader says how to cut the data
-    assert max(da.data.chunksize) and da.data.npartitions > 1
+    assert max(da.data.chunksize)
+    assert da.data.npartitions > 1
     assert da.data.nbytes / da.data.npartitions <= 8 * 2**20  # no chunk beyond a few MiB
     np.testing.assert_array_equal(da.values, stack)
 

@@ -18,8 +18,13 @@ from pycrox.readers.bruker_eds import reader as bruker_eds
 from tests.readers._vendor_corpus import DOORS, CountingFile, assert_valid_tree, check, manifest_files
 
 FILES = manifest_files("bruker_eds/")
-BCF = ["16x16_12bit_packed_8bit.bcf", "30x30_instructively_packed_16bit_compressed.bcf",
-       "P45_the_default_job.bcf", "over16bit.bcf", "test_TEM.bcf"]
+BCF = [
+    "16x16_12bit_packed_8bit.bcf",
+    "30x30_instructively_packed_16bit_compressed.bcf",
+    "P45_the_default_job.bcf",
+    "over16bit.bcf",
+    "test_TEM.bcf",
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +59,9 @@ def test_hypermap_and_images_equal_rosettasciio(eds_dir, rsciio_bruker, name):
     cube = tree["EDX"]["EDX"]
     np.testing.assert_array_equal(cube.values, reference[-1]["data"])
     assert cube.dtype == reference[-1]["data"].dtype
-    images = {signal.attrs["title"]: signal for path, signal in model.signal_nodes(tree).items() if path != "/EDX"}
+    images = {
+        signal.attrs["title"]: signal for path, signal in model.signal_nodes(tree).items() if path != "/EDX"
+    }
     for item in reference[:-1]:
         np.testing.assert_array_equal(images[item["metadata"]["General"]["title"]].values, item["data"])
     energy = reference[-1]["axes"][2]
@@ -67,8 +74,9 @@ def test_line_slices_decode_only_their_lines(eds_dir, monkeypatch):
     full = pycrox.open_tree(path)["EDX"]["EDX"].values
     calls = []
     original = _bcf.HypermapArray.decode_lines
-    monkeypatch.setattr(_bcf.HypermapArray, "decode_lines",
-                        lambda self, a, b: calls.append((a, b)) or original(self, a, b))
+    monkeypatch.setattr(
+        _bcf.HypermapArray, "decode_lines", lambda self, a, b: calls.append((a, b)) or original(self, a, b)
+    )
     cube = pycrox.open_tree(path)["EDX"]["EDX"]
     np.testing.assert_array_equal(cube.isel(y=slice(10, 20, 3), x=5).values, full[10:20:3, 5])
     np.testing.assert_array_equal(cube.isel(y=40).values, full[40])
@@ -108,7 +116,9 @@ def test_spx_spectrum(eds_dir, rsciio_bruker):
     assert md["real_time"]["value"] == pytest.approx(detector["real_time"])
     assert md["live_time"]["value"] == pytest.approx(detector["live_time"])
     assert md["azimuth_angle"]["value"] == pytest.approx(detector["azimuth_angle"])
-    assert da.attrs["original_metadata"]["Spectrum"]["CalibLin"] == pytest.approx(reference["axes"][0]["scale"])
+    assert da.attrs["original_metadata"]["Spectrum"]["CalibLin"] == pytest.approx(
+        reference["axes"][0]["scale"]
+    )
 
 
 def test_fsspec_url_and_file_object(eds_dir):
@@ -142,7 +152,9 @@ def test_too_narrow_dtype_raises_with_a_hint(eds_dir):
 
 def test_wider_dtype_gives_the_same_counts(eds_dir):
     narrow = pycrox.open_tree(eds_dir / "16x16_12bit_packed_8bit.bcf")["EDX"]["EDX"]
-    wide = bruker_eds.read_tree(eds_dir / "16x16_12bit_packed_8bit.bcf", hypermap_dtype="uint32")["EDX"]["EDX"]
+    wide = bruker_eds.read_tree(eds_dir / "16x16_12bit_packed_8bit.bcf", hypermap_dtype="uint32")["EDX"][
+        "EDX"
+    ]
     assert wide.dtype == np.uint32
     np.testing.assert_array_equal(wide.values, narrow.values)
 
@@ -181,11 +193,14 @@ def test_lying_chunk_size_raises(eds_dir, tmp_path):
 
 def test_lying_file_size_in_the_file_table_raises(eds_dir, tmp_path):
     raw = bytearray((eds_dir / "P45_the_default_job.bcf").read_bytes())
-    chunksize, = struct.unpack_from("<I", raw, 0x128)
+    (chunksize,) = struct.unpack_from("<I", raw, 0x128)
     tree_chunk, n_entries = struct.unpack_from("<II", raw, 0x140)
     table = 0x138 + tree_chunk * chunksize
-    entry = next(table + 512 * i for i in range(n_entries)
-                 if raw[table + 512 * i + 224:].startswith(b"SpectrumData0\x00"))
+    entry = next(
+        table + 512 * i
+        for i in range(n_entries)
+        if raw[table + 512 * i + 224 :].startswith(b"SpectrumData0\x00")
+    )
     struct.pack_into("<Q", raw, entry + 4, 2**40)  # the file's size
     path = tmp_path / "huge.bcf"
     path.write_bytes(bytes(raw))
@@ -203,7 +218,9 @@ def test_damaged_hypermap_stream_raises_on_access(eds_dir, tmp_path):
     path = tmp_path / "damaged.bcf"
     path.write_bytes(bytes(raw))
     cube = pycrox.open_tree(path)["EDX"]["EDX"]
-    with pytest.raises(FormatError, match=r"damaged\.bcf:EDSDatabase/SpectrumData0 offset 0: the hypermap is 999"):
+    with pytest.raises(
+        FormatError, match=r"damaged\.bcf:EDSDatabase/SpectrumData0 offset 0: the hypermap is 999"
+    ):
         cube.values  # noqa: B018
 
 

@@ -126,12 +126,20 @@ def test_hamamatsu_wavelength_axis_is_the_stored_table(tiff_dir):
 def test_hamamatsu_streak_mode_keeps_a_non_uniform_time_axis(tmp_path):
     """Synthetic HPD-TA file: a quadratic time table (ns) and a linear wavelength table (nm)."""
     data = np.arange(6 * 8, dtype=np.uint16).reshape(6, 8)
-    description = ('[Application],Software="HPD-TA"\r\n[Camera],CameraName="C0000"\r\n'
-                   '[Scaling],ScalingXType=2,ScalingXUnit="nm",ScalingXScalingFile="#XXXXXXXX,0008",'
-                   'ScalingYType=2,ScalingYUnit="ns",ScalingYScalingFile="#YYYYYYYY,0006"')
+    description = (
+        '[Application],Software="HPD-TA"\r\n[Camera],CameraName="C0000"\r\n'
+        '[Scaling],ScalingXType=2,ScalingXUnit="nm",ScalingXScalingFile="#XXXXXXXX,0008",'
+        'ScalingYType=2,ScalingYUnit="ns",ScalingYScalingFile="#YYYYYYYY,0006"'
+    )
     path = tmp_path / "streak.tif"
-    tifffile.imwrite(path, data, description=description, software="HPD-TA 9.5", metadata=None,
-                     extratags=[(315, "s", 0, "Copyright Hamamatsu GmbH, 2018", True)])  # Artist
+    tifffile.imwrite(
+        path,
+        data,
+        description=description,
+        software="HPD-TA 9.5",
+        metadata=None,
+        extratags=[(315, "s", 0, "Copyright Hamamatsu GmbH, 2018", True)],
+    )  # Artist
     wavelength = (400.0 + 0.5 * np.arange(8)).astype("<f4")
     time = (0.1 * np.arange(6) ** 2).astype("<f4")
     raw = path.read_bytes()
@@ -176,8 +184,11 @@ def test_compressed_pages_decode_on_access_only(tmp_path, monkeypatch):
     tifffile.imwrite(path, data, compression="zlib", photometric="minisblack")
     decoded = []
     original = _data.TiffPagesArray._decode
-    monkeypatch.setattr(_data.TiffPagesArray, "_decode",
-                        lambda self, numbers: decoded.append(numbers) or original(self, numbers))
+    monkeypatch.setattr(
+        _data.TiffPagesArray,
+        "_decode",
+        lambda self, numbers: decoded.append(numbers) or original(self, numbers),
+    )
     da = pycrox.open(path)
     assert da.dims == ("frame", "y", "x")
     assert decoded == []
@@ -196,8 +207,13 @@ def test_big_endian_imagej_data_come_back_native(tiff_dir):
 def test_imagej_hyperstack_written_by_tifffile(tmp_path):
     data = np.random.default_rng(0).integers(0, 1000, (4, 3, 8, 10), dtype=np.uint16)
     path = tmp_path / "hyper.tif"
-    tifffile.imwrite(path, data, imagej=True, resolution=(1 / 0.25, 1 / 0.25),
-                     metadata={"axes": "TZYX", "unit": "um", "spacing": 0.5, "finterval": 2.0})
+    tifffile.imwrite(
+        path,
+        data,
+        imagej=True,
+        resolution=(1 / 0.25, 1 / 0.25),
+        metadata={"axes": "TZYX", "unit": "um", "spacing": 0.5, "finterval": 2.0},
+    )
     da = pycrox.open(path)
     assert da.dims == ("time", "z", "y", "x")
     assert da.x.attrs["units"] == "µm"

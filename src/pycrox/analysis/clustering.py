@@ -205,7 +205,10 @@ def _label_block(rows: np.ndarray, centers: np.ndarray, rank: np.ndarray) -> np.
 def _seed(sample: np.ndarray, k: int, rng: np.random.Generator, threshold: float) -> np.ndarray:
     """Best of N_INIT k-means++ + Lloyd runs on the sample (lowest inertia)."""
     norms = np.einsum("ij,ij->i", sample, sample)
-    runs = [_sample_lloyd(sample, norms, _kmeans_plus_plus(sample, norms, k, rng), threshold) for _ in range(N_INIT)]
+    runs = [
+        _sample_lloyd(sample, norms, _kmeans_plus_plus(sample, norms, k, rng), threshold)
+        for _ in range(N_INIT)
+    ]
     return min(runs, key=lambda run: run[1])[0]
 
 

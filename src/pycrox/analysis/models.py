@@ -42,8 +42,6 @@ __all__ = [
 Array = np.ndarray
 
 
-
-
 @dataclass(frozen=True)
 class Normalised:
     """A model's own function on a normalised grid, and how its parameters map to the model's.
@@ -189,7 +187,9 @@ def _voigt_jacobian(
 def _peak_features(x: Array, y: Array, baseline: Array) -> tuple[Array, Array, Array]:
     """Signed height above `baseline`, position and full width at half maximum of the main peak."""
     width = max(1, y.shape[1] // 64) * 2 + 1
-    smooth: np.ndarray = scipy.ndimage.uniform_filter1d(np.asarray(y, np.float64), width, axis=1, mode="nearest")
+    smooth: np.ndarray = scipy.ndimage.uniform_filter1d(
+        np.asarray(y, np.float64), width, axis=1, mode="nearest"
+    )
     above = smooth - baseline[:, None]
     rows = np.arange(y.shape[0])
     top, bottom = above.argmax(axis=1), above.argmin(axis=1)

@@ -18,9 +18,39 @@ from pycrox import model
 
 __all__ = ["DTYPES", "attr_values", "metadata_dicts", "model_arrays", "names"]
 
-DTYPES = ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-          "float16", "float32", "float64", "complex64", "complex128")
-UNIT_SPELLINGS = ("", "nm", "µm", "Å", "1/nm", "eV", "keV", "s", "ms", "V", "Hz", "a.u.", "counts", "pm", "deg")
+DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float16",
+    "float32",
+    "float64",
+    "complex64",
+    "complex128",
+)
+UNIT_SPELLINGS = (
+    "",
+    "nm",
+    "µm",
+    "Å",
+    "1/nm",
+    "eV",
+    "keV",
+    "s",
+    "ms",
+    "V",
+    "Hz",
+    "a.u.",
+    "counts",
+    "pm",
+    "deg",
+)
 _NAME_CHARS = st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_äöüßµλΩ")
 _TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
 

@@ -43,8 +43,6 @@ _METADATA_KEYS = {
 _DM_COLLECTION_TAG = "Collection semi-angle (mrad)"
 
 
-
-
 def energy_axis(da: xr.DataArray, dim: Hashable | None, func: str) -> tuple[Hashable, np.ndarray]:
     """The energy dim of `da` and its coordinate in eV, checked increasing and uniform.
 

@@ -36,7 +36,6 @@ _C = 299792458.0  # speed of light, m/s
 _ANGLES = ("radian", "milliradian", "microradian", "degree")
 
 
-
 def electron_wavelength(energy_kev: float) -> float:
     """Relativistic electron wavelength in ångström for a beam energy in keV.
 

@@ -118,7 +118,9 @@ def energy_axis(meta: dict[str, Any], detector: str | None, size: int) -> dict[s
 
 def _modality(item: VeloxItem) -> str:
     kind = meta_.detector_entry(item.meta, item.detector).get("DetectorType")
-    return {"ScanningDetector": "STEM", "ImagingDetector": "TEM", "AnalyticalDetector": "EDS"}.get(str(kind), "")
+    return {"ScanningDetector": "STEM", "ImagingDetector": "TEM", "AnalyticalDetector": "EDS"}.get(
+        str(kind), ""
+    )
 
 
 def _attrs(item: VeloxItem, name: str, source: str) -> dict[str, Any]:
