@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONSTRAINTS := requirements/constraints.txt
 
-.PHONY: demo test lint typecheck formats-table docs bench install install-test clean
+# `make soak`: the long fuzz and kill runs (more mutated files per format, more kills per writer)
+SOAK_FUZZ_MULTIPLIER ?= 10
+SOAK_KILL_TRIALS ?= 60
+
+.PHONY: soak demo test lint typecheck formats-table docs bench install install-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +30,10 @@ test: install-test typecheck
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/python -m pytest tests --timeout=900 -p no:cacheprovider
 	$(BIN)/python -m pytest --doctest-modules --pyargs pycrox pycrox.adapters -p no:cacheprovider -q
+
+soak: install-test
+	PYCROX_FUZZ_MULTIPLIER=$(SOAK_FUZZ_MULTIPLIER) PYCROX_KILL_TRIALS=$(SOAK_KILL_TRIALS) \
+	$(BIN)/python -m pytest tests/test_fuzz.py tests/hardening/test_kill.py --timeout=0 -p no:cacheprovider -q
 
 lint: install-test typecheck
 	$(BIN)/ruff check $(LINTED)

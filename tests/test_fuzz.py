@@ -7,9 +7,13 @@ header field set to a huge value. Each mutated file is opened with `pycrox.open_
 signal of at most 64 MiB is read. Acceptable outcomes: success, or a `pycrox.PycroxError` that
 names the file. Anything else raised from pycrox's own code fails the test. Files go through a
 worker subprocess with a timeout, so a crash or hang inside libhdf5 is caught and counted.
+
+``PYCROX_FUZZ_MULTIPLIER`` (1 by default; ``make soak`` sets it) multiplies every format's minimum
+number of mutated files and the time budget: the long run.
 """
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -23,7 +27,10 @@ from pycrox import formats
 from tests.conftest import REPO
 
 PER_FILE_TIMEOUT = 20.0
-BUDGET_SECONDS = 600.0  # a safety net per format; the test fails if a format's minimum is not reached by then
+#: how many times the default number of mutated files (and time budget) to judge
+MULTIPLIER = max(1, int(os.environ.get("PYCROX_FUZZ_MULTIPLIER", "1")))
+# a safety net per format; the test fails if a format's minimum is not reached by then
+BUDGET_SECONDS = 600.0 * MULTIPLIER
 MAX_BYTES = (
     12 * 2**20
 )  # mutate the smaller files only (every corpus and gap sample today): keeps the run bounded
@@ -129,7 +136,8 @@ def test_reader_survives_mutated_corpus_files(entry, shared_data, tmp_path):
     sources = _corpus_files(shared_data / "vendor", entry)
     if not sources:
         pytest.skip(f"no corpus files of {entry.name} in {shared_data / 'vendor'} (folders {entry.corpus})")
-    mutated = _mutated_files(sources, entry.min_mutants, tmp_path)
+    minimum = entry.min_mutants * MULTIPLIER
+    mutated = _mutated_files(sources, minimum, tmp_path)
     results = _run_worker(mutated)
     summary = Counter(r["status"] for r in results.values())
     summary["not_reached"] = len(mutated) - len(results)
@@ -146,6 +154,6 @@ def test_reader_survives_mutated_corpus_files(entry, shared_data, tmp_path):
         f"{k}: {v}" for k, v in sorted(bad.items())[:40]
     )
     judged = len(results) - len(crashes)
-    assert judged >= entry.min_mutants, f"{entry.name}: only {judged} of {len(mutated)} mutated files judged"
+    assert judged >= minimum, f"{entry.name}: only {judged} of {len(mutated)} mutated files judged"
     named = [v for v in results.values() if v["status"] == "pycrox_error"]
     assert all("/" in v["message"] or "\\" in v["message"] for v in named)

@@ -103,7 +103,7 @@ def write(
             _write_into(h5, obj, group, options)
     else:
         with (
-            atomic_target(path, mode, storage_options) as tmp,
+            atomic_target(path, mode, storage_options, nbytes=obj.nbytes) as tmp,
             h5py.File(tmp, "w", libver=mapping.LIBVER) as h5,
         ):
             _write_into(h5, obj, group, options)

@@ -90,7 +90,7 @@ def write(
         return
     if source is not None:
         raise ValueError("source= needs mode='a' (a results group goes into the source's existing file)")
-    with atomic_target(path, mode, storage_options) as tmp, h5py.File(tmp, "w") as h5:
+    with atomic_target(path, mode, storage_options, nbytes=obj.nbytes) as tmp, h5py.File(tmp, "w") as h5:
         writer = FileWriter(h5)
         write_object(writer, obj, position_dims=position_dims, compound=compound)
         writer.finish()
@@ -166,8 +166,8 @@ def write_tree(writer: FileWriter, tree: xr.DataTree, *, position_dims: Any = No
         group = writer.group(node.path)
         writer.set_attrs(group, {str(k): v for k, v in node.attrs.items()})
         for key, var in node.to_dataset(inherit=False).data_vars.items():
-            if node.path == "/" and "/" in signals:
-                continue
+            if (node.path == "/" and "/" in signals) or var.encoding.get("usid_derived"):
+                continue  # derived on reading (pycroscopy SVD as a decomposition): not in the file
             writer.plain(node.path, dataset_name(key, "data"), var.variable)
     for path in sorted(signals):
         node = tree if path == "/" else cast(xr.DataTree, tree[path])  # signal paths name nodes

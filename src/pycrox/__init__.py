@@ -29,6 +29,7 @@ from pycrox.errors import (
 )
 from pycrox.io import detect_format, open, open_tree, references, to_netcdf, to_nsid, to_usid, to_zarr
 from pycrox.model import DataType, DimensionType, coordinate, from_array, uniform_coordinate, validate
+from pycrox.options import set_options
 
 _LAZY_MODULES = ("formats", "testing", "units")
 
@@ -65,6 +66,7 @@ __all__ = [
     "open",
     "open_tree",
     "references",
+    "set_options",
     "show_versions",
     "testing",
     "to_netcdf",

@@ -16,6 +16,7 @@ import io
 import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -80,6 +81,13 @@ class Source:
         if self.fileobj is not None and text.startswith("<"):  # an unnamed file object's repr
             return ""
         return os.fspath(text).replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def stored_name(self) -> str:
+        """The name to store in attrs and provenance: `name`, `file_name` or ``""`` (`pycrox.set_options`)."""
+        from pycrox.options import stored_name
+
+        return stored_name(self.name, self.file_name)
 
     @property
     def stem(self) -> str:
@@ -286,7 +294,12 @@ _HEAD_BYTES = 4096
 
 @contextlib.contextmanager
 def atomic_target(
-    target: Any, mode: str = "w-", storage_options: dict | None = None, *, store: str | None = None
+    target: Any,
+    mode: str = "w-",
+    storage_options: dict | None = None,
+    *,
+    store: str | None = None,
+    nbytes: int | None = None,
 ) -> Iterator[str]:
     """Yield a temporary local path; on success it becomes `target`, on failure it disappears.
 
@@ -308,12 +321,16 @@ def atomic_target(
         fsspec options for URLs.
     store : str, optional
         The kind of directory store written (``"zarr"``); None for a single file.
+    nbytes : int, optional
+        The writer's estimate of the bytes it will write; a local target whose filesystem has
+        less free space (plus a margin) is refused before anything is written.
 
     Raises
     ------
     WriteError
         If the target exists and `mode` is ``"w-"``; if a single file would replace a directory,
-        or a store would replace something that is not a store of its kind.
+        or a store would replace something that is not a store of its kind; if the filesystem
+        has too little free space for `nbytes`, or runs out of space (or quota) while writing.
     """
     if mode not in ("w", "w-"):
         raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
@@ -327,13 +344,62 @@ def atomic_target(
     recover(final)
     _check_replaceable(final, mode, store)
     _remove_stale_temporaries(final)
+    _check_free_space(final, nbytes)
     tmp = final.with_name(f".{final.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         yield str(tmp)
         _move_into_place(tmp, final, replace=mode == "w")
-    except BaseException:
+    except BaseException as exc:
         _remove(tmp)
+        if _out_of_space(exc):
+            _remove_later(tmp)
+            raise WriteError(
+                f"{final}: the filesystem ran out of space (or quota) while writing; nothing was "
+                "written. Free some space or write elsewhere"
+            ) from exc
         raise
+
+
+#: free space kept beyond a writer's estimate: format overhead (headers, metadata, B-trees)
+SPACE_MARGIN = 2**20
+
+
+def _check_free_space(final: Path, nbytes: int | None) -> None:
+    """Refuse early a write that cannot fit: libhdf5 may crash on a full disk rather than fail."""
+    if nbytes is None:
+        return
+    try:
+        free = shutil.disk_usage(final.parent).free
+    except OSError:
+        return  # a missing folder fails in the writer with its own message
+    need = int(nbytes * 1.05) + SPACE_MARGIN
+    if free < need:
+        raise WriteError(
+            f"{final}: needs about {need / 2**20:.1f} MiB but its filesystem has {free / 2**20:.1f} MiB "
+            "free; free some space or write elsewhere"
+        )
+
+
+def _out_of_space(exc: BaseException | None) -> bool:
+    """Whether `exc` (or an exception it came from) is a full disk or an exceeded quota."""
+    seen = 0
+    while exc is not None and seen < 16:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if isinstance(exc, OSError) and "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def _remove_later(tmp: Path, attempts: int = 20) -> None:
+    """Remove `tmp` again while a writer's background threads (zarr's) may still be creating files in it."""
+    for _ in range(attempts):
+        if not (tmp.exists() or tmp.is_symlink()):
+            return
+        time.sleep(0.05)
+        _remove(tmp)
 
 
 def _check_replaceable(final: Path, mode: str, store: str | None) -> None:

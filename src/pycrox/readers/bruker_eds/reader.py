@@ -119,7 +119,7 @@ def _spx_tree(source: Source) -> xr.DataTree:
         original=original,
     )
     tree = xr.DataTree.from_dict({"/EDX": da.to_dataset()})
-    tree.attrs = {"source": source.name, "format": "Bruker SPX"}
+    tree.attrs = {"source": source.stored_name, "format": "Bruker SPX"}
     return tree
 
 
@@ -155,7 +155,7 @@ def _bcf_tree(source: Source, hypermap_dtype: Any, binning: int = 1) -> xr.DataT
         nodes[f"/{_unique(str(da.name), nodes)}"] = da.to_dataset()
     tree = xr.DataTree.from_dict(_renamed(nodes))
     tree.attrs = {
-        "source": source.name,
+        "source": source.stored_name,
         "format": "Bruker BCF",
         "sfs_version": container.version,
         "original_metadata": jsonlike(bx.to_dict(top, skip=("Data", "Channels", "Palette"))),
@@ -301,7 +301,7 @@ def _image(
         metadata={**header.common_metadata(), "signal": title},
         original_metadata=header.common_original(),
     )
-    return provenance.record(da, "readers.bruker_eds.read_tree", source=source.name)
+    return provenance.record(da, "readers.bruker_eds.read_tree", source=source.stored_name)
 
 
 def _spatial_coords(header: _BCFHeader, shape: tuple[int, ...]) -> dict[str, dict]:
@@ -373,7 +373,7 @@ def _spectrum(
         metadata=drop_empty(metadata),
         original_metadata=original,
     )
-    return provenance.record(da, "readers.bruker_eds.read_tree", source=source.name)
+    return provenance.record(da, "readers.bruker_eds.read_tree", source=source.stored_name)
 
 
 def _eds_metadata(eds: bx.EDSHeader) -> dict[str, Any]:

@@ -84,7 +84,10 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
     name = _node_name(properties.get("title"))
     da = _signal(source, properties, data, name, fortran)
     tree = xr.DataTree.from_dict({f"/{name}": da.to_dataset()})
-    tree.attrs = {"source": source.name, "format": "Nion Swift " + ("ndata" if closer is None else "HDF5")}
+    tree.attrs = {
+        "source": source.stored_name,
+        "format": "Nion Swift " + ("ndata" if closer is None else "HDF5"),
+    }
     if closer is not None:
         tree[name].set_close(closer)
     return tree
@@ -208,7 +211,7 @@ def _signal(source: Source, properties: dict, data: Any, name: str, fortran: boo
         original_metadata=jsonlike(properties),
     )
     da = da.transpose(*dims) if fortran else da
-    return provenance.record(da, "readers.nion.read_tree", source=source.name)
+    return provenance.record(da, "readers.nion.read_tree", source=source.stored_name)
 
 
 def _number(mapping: dict, key: str, default: float) -> float:

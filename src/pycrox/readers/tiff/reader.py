@@ -92,7 +92,7 @@ def read_tree(
             for name, index in zip(names, series, strict=True)
         }
         file_attrs = {
-            "source": source.name,
+            "source": source.stored_name,
             "format": "TIFF",
             "byteorder": tif.byteorder,
             "bigtiff": bool(tif.is_bigtiff),
@@ -211,7 +211,7 @@ def _series_dataset(source: Source, tif: Any, index: int, name: str) -> xr.Datas
         original_metadata=original,
     )
     da = provenance.record(
-        model.refresh_data_type(da), "readers.tiff.read_tree", source=source.name, series=index
+        model.refresh_data_type(da), "readers.tiff.read_tree", source=source.stored_name, series=index
     )
     return da.to_dataset()
 

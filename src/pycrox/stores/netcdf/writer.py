@@ -14,5 +14,5 @@ __all__ = ["write_netcdf"]
 def write_netcdf(obj: Any, path: Any, *, mode: str = "w-", storage_options: dict | None = None) -> None:
     """Write a model object to a netCDF-4 file through h5netcdf; see `pycrox.to_netcdf`."""
     tree = _tree.encode_tree(_tree.to_tree(obj), encode_netcdf)
-    with atomic_target(path, mode, storage_options) as tmp:
+    with atomic_target(path, mode, storage_options, nbytes=tree.nbytes) as tmp:
         tree.to_netcdf(tmp, engine="h5netcdf", invalid_netcdf=True)
