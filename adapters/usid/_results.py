@@ -115,6 +115,10 @@ def write_results(
             for name, signal in _signals(obj, compound):
                 writer.main(group.name, plan_main(signal, name, position_dims=position_dims), prefer=shared)
             writer.finish()
+            if tool == "SVD" and not into:  # pycroscopy's U, S, V beside pycrox's variables
+                from pycrox.adapters.usid._pycroscopy import write_svd
+
+                write_svd(h5, group.name, where, obj)
         except BaseException:
             remove(h5, writer.created)
             raise

@@ -24,6 +24,7 @@ from xarray.backends.locks import HDF5_LOCK
 from pycrox._hdf5 import H5_ERRORS, lazy_variable_data, open_file_manager, probe
 from pycrox.adapters.usid import _attrs, _be, mapping
 from pycrox.adapters.usid._main import is_claimed_main, read_main
+from pycrox.adapters.usid._pycroscopy import split_legacy_svd, svd_dataset
 from pycrox.errors import FormatError
 from pycrox.model import comparable_attrs
 
@@ -86,7 +87,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
             h5 = manager.acquire()
             top = h5 if owned else filename_or_obj
             try:
-                nodes, plain = _read_nodes(h5, top, manager, name)
+                nodes, plain, legacy = _read_nodes(h5, top, manager, name)
             except FormatError:
                 raise
             except (*H5_ERRORS, MemoryError) as exc:  # libhdf5 on a damaged file
@@ -94,6 +95,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
         try:
             for parent, dname, variable in plain:  # lazy_variable_data takes HDF5_LOCK itself
                 nodes.setdefault(parent, xr.Dataset())[dname] = variable()
+            svd_dataset(nodes, legacy)  # pycroscopy's SVD groups as pycrox decomposition Datasets
         except H5_ERRORS as exc:
             raise FormatError(name, f"damaged HDF5 file ({type(exc).__name__}: {exc})") from exc
         tree = xr.DataTree.from_dict({path: comparable_attrs(node) for path, node in nodes.items()})
@@ -105,9 +107,13 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
     return tree
 
 
-def _read_nodes(h5: h5py.File, top: Any, manager: Any, source: str) -> tuple[dict[str, xr.Dataset], list]:
-    """Group and signal nodes, and ``(parent, name, make_variable)`` for the other datasets."""
-    groups, mains, plain = _inventory(top)
+def _read_nodes(
+    h5: h5py.File, top: Any, manager: Any, source: str
+) -> tuple[dict[str, xr.Dataset], list, dict[str, dict[str, Any]]]:
+    """Group and signal nodes, ``(parent, name, make_variable)`` for the other datasets, legacy SVD groups."""
+    groups, found, plain = _inventory(top)
+    mains, legacy = split_legacy_svd(found)  # older pycroscopy U/V: plain datasets
+    plain += [dset for dset in found if dset not in mains]
     signals: dict[str, xr.Dataset] = {}
     ancillary: set[str] = set()
     for dset in mains:
@@ -130,7 +136,7 @@ def _read_nodes(h5: h5py.File, top: Any, manager: Any, source: str) -> tuple[dic
             parent, _, dname = path.rpartition("/")
             deferred.append((parent or "/", dname, _plain_variable(dset, manager, source, taken)))
     nodes.update(signals)
-    return nodes, deferred
+    return nodes, deferred, legacy
 
 
 def _inventory(top: Any) -> tuple[list[h5py.Group], list[h5py.Dataset], list[h5py.Dataset]]:
@@ -159,6 +165,8 @@ def _completed(dset: h5py.Dataset) -> np.ndarray | None:
     status = group.get("completed_positions")
     if isinstance(status, h5py.Dataset) and status.ndim == 1 and status.dtype.kind in "biu":
         return np.asarray(status[()]).astype(bool)
+    if "svd_method" in group.attrs:  # pycroscopy's SVD writes last_pixel = positions - 1
+        return None
     last = group.attrs.get("last_pixel")
     if isinstance(last, int | np.integer) and 0 <= last < dset.shape[0]:
         return np.arange(dset.shape[0]) < int(last)
