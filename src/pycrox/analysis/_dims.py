@@ -28,6 +28,7 @@ __all__ = [
     "dims_of_type",
     "float_dtype",
     "length_in_pixels",
+    "map_core",
     "per_dim",
     "quantity_in",
     "resolve_dims",
@@ -352,3 +353,36 @@ def float_dtype(dtype: np.dtype) -> np.dtype:
     if np.issubdtype(dtype, np.complexfloating):
         return dtype
     return np.dtype(np.float32) if dtype in (np.float16, np.float32) else np.dtype(np.float64)
+
+
+def map_core(
+    da: xr.DataArray,
+    dims: Iterable[Hashable],
+    kernel: Any,
+    kwargs: Mapping[str, Any],
+    func: str,
+) -> xr.DataArray:
+    """Run ``kernel(values, **kwargs)`` over the core dims `dims` of `da`, lazily on dask.
+
+    The kernel gets a float array with `dims` as its trailing axes and returns one of the same
+    shape. The result keeps the dims of `da` in their order, its coordinates and attrs.
+
+    Raises
+    ------
+    DimensionError
+        If a core dim is split into several dask chunks (see `core_chunks_ok`).
+    """
+    dims = list(dims)
+    source = core_chunks_ok(da, dims, func)
+    dtype = float_dtype(da.dtype)
+    result = xr.apply_ufunc(
+        kernel,
+        source,
+        input_core_dims=[dims],
+        output_core_dims=[dims],
+        kwargs=dict(kwargs),
+        dask="parallelized",
+        output_dtypes=[dtype],
+        keep_attrs=True,
+    )
+    return result.transpose(*da.dims)

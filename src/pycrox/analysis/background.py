@@ -17,8 +17,8 @@ from pycrox import model, provenance
 from pycrox.analysis._dims import (
     check_finite,
     coordinate_units,
-    core_chunks_ok,
     float_dtype,
+    map_core,
     quantity_in,
     resolve_dims,
 )
@@ -217,19 +217,7 @@ def _subtract_polynomial(
             "terms; lower the degree or widen the fit ranges"
         )
     kwargs = {"solve": np.linalg.pinv(rows).T, "design": design, "fit": fit, "ndim": len(dims), "func": func}
-    source = core_chunks_ok(da, dims, func)
-    dtype = float_dtype(da.dtype)
-    result = xr.apply_ufunc(
-        _polynomial_kernel,
-        source,
-        input_core_dims=[list(dims)],
-        output_core_dims=[list(dims)],
-        kwargs=kwargs,
-        dask="parallelized",
-        output_dtypes=[dtype],
-        keep_attrs=True,
-    )
-    return result.transpose(*da.dims)
+    return map_core(da, dims, _polynomial_kernel, kwargs, func)
 
 
 def _polynomial_kernel(

@@ -23,9 +23,9 @@ from pycrox.analysis._dims import (
     check_finite,
     coordinate_spacing,
     coordinate_units,
-    core_chunks_ok,
     float_dtype,
     length_in_pixels,
+    map_core,
     per_dim,
     quantity_in,
     resolve_dims,
@@ -220,19 +220,8 @@ def _filter(
     da: xr.DataArray, dims: tuple[Hashable, ...], function: Any, kwargs: dict, func: str
 ) -> xr.DataArray:
     """Apply a numpy filter over the trailing core axes `dims`; keeps order, coords and attrs."""
-    source = core_chunks_ok(da, dims, func)
-    dtype = float_dtype(da.dtype)
-    result = xr.apply_ufunc(
-        _run_filter,
-        source,
-        input_core_dims=[list(dims)],
-        output_core_dims=[list(dims)],
-        kwargs={"function": function, "kwargs": kwargs, "dtype": dtype, "func": func},
-        dask="parallelized",
-        output_dtypes=[dtype],
-        keep_attrs=True,
-    )
-    return result.transpose(*da.dims)
+    options = {"function": function, "kwargs": kwargs, "dtype": float_dtype(da.dtype), "func": func}
+    return map_core(da, dims, _run_filter, options, func)
 
 
 def _run_filter(values: np.ndarray, *, function: Any, kwargs: dict, dtype: np.dtype, func: str) -> np.ndarray:

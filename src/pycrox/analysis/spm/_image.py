@@ -13,8 +13,8 @@ from pycrox import units
 from pycrox.analysis._dims import (
     coordinate_spacing,
     coordinate_units,
-    core_chunks_ok,
     float_dtype,
+    map_core,
     resolve_dims,
 )
 from pycrox.errors import DimensionError, UnitError
@@ -52,21 +52,9 @@ def apply_image(
     The kernel gets a float array ``(..., slow, fast)`` and returns one of the same shape.
     Attrs and coordinates are kept; the result has the dims of `da` in their order.
     """
-    source = core_chunks_ok(da, dims, func)
-    dtype = float_dtype(da.dtype)
-    if np.issubdtype(dtype, np.complexfloating):
+    if np.issubdtype(float_dtype(da.dtype), np.complexfloating):
         raise TypeError(f"{func}: works on real height data, {da.name!r} is {da.dtype}; take .real or abs()")
-    result = xr.apply_ufunc(
-        kernel,
-        source,
-        input_core_dims=[list(dims)],
-        output_core_dims=[list(dims)],
-        kwargs=kwargs,
-        dask="parallelized",
-        output_dtypes=[dtype],
-        keep_attrs=True,
-    )
-    return result.transpose(*da.dims)
+    return map_core(da, dims, kernel, kwargs, func)
 
 
 def pixel_steps(da: xr.DataArray, dims: tuple[Hashable, Hashable], func: str) -> tuple[float, float]:
