@@ -9,6 +9,7 @@ first axis reads only the bytes it covers, from local files or fsspec URLs alike
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,7 +19,7 @@ from xarray.core import indexing
 from pycrox.errors import FormatError
 from pycrox.sources import Source
 
-__all__ = ["LazyArray", "RawArray", "check_extent", "lazy_raw"]
+__all__ = ["LazyArray", "LockedArray", "RawArray", "check_extent", "lazy_raw"]
 
 
 class LazyArray(Protocol):
@@ -42,6 +43,33 @@ def check_extent(source: Source, offset: int, nbytes: int, what: str) -> None:
             f"{what} claims bytes {offset}..{offset + nbytes} but the file has {size}; it may be truncated",
             where=f"offset {offset}",
         )
+
+
+class LockedArray(BackendArray):
+    """A backend array whose `_read` runs under its own lock, and that pickles without the lock.
+
+    Subclasses set ``shape`` and ``dtype`` and implement ``_read(key)`` for basic indexing keys;
+    a lock is made afresh in every process (a lock itself does not pickle).
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
+
+    def _read(self, key: tuple) -> np.ndarray:
+        raise NotImplementedError
 
 
 class RawArray(BackendArray):

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 import zipfile
 from typing import Any
 
 import numpy as np
-from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from pycrox._binary import check_extent
+from pycrox._binary import LockedArray, check_extent
 from pycrox.errors import FormatError
 from pycrox.sources import Source
 
@@ -140,23 +138,13 @@ def deflated_npy(source: Source, info: zipfile.ZipInfo) -> indexing.LazilyIndexe
 _MAX_DEFLATE_RATIO = 1100
 
 
-class _DeflatedArray(BackendArray):
+class _DeflatedArray(LockedArray):
     """A deflated ``.npy`` zip member, streamed: a read decompresses only up to the last row it needs."""
 
     def __init__(self, source: Source, member: str, header_size: int, dtype: np.dtype, shape: tuple) -> None:
+        super().__init__()
         self.source, self.member, self.header_size = source, member, header_size
         self.dtype, self.shape = np.dtype(dtype), tuple(shape)
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
-    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
 
     def _read(self, key: tuple) -> np.ndarray:
         rows = self._rows_needed(key)

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 from typing import Any
 
 import numpy as np
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from pycrox._binary import RawArray, check_extent
+from pycrox._binary import LockedArray, RawArray, check_extent
 from pycrox.errors import FormatError
 from pycrox.sources import Source
 
@@ -150,7 +149,7 @@ class _NativeOrder(BackendArray):
         return np.asarray(self.raw[key]).astype(self.dtype)
 
 
-class TiffPagesArray(BackendArray):
+class TiffPagesArray(LockedArray):
     """Pages of one tifffile series, decoded when indexed (only the pages a key selects).
 
     Parameters
@@ -168,20 +167,10 @@ class TiffPagesArray(BackendArray):
     """
 
     def __init__(self, source: Source, series_index: int, lead: tuple, page_shape: tuple, dtype: Any) -> None:
+        super().__init__()
         self.source, self.series_index = source, series_index
         self.lead, self.page_shape = tuple(lead), tuple(page_shape)
         self.shape, self.dtype = (*self.lead, *self.page_shape), np.dtype(dtype)
-        self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
-    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
 
     def _read(self, key: tuple) -> np.ndarray:
         n = len(self.lead)
