@@ -48,22 +48,27 @@ def check_extent(source: Source, offset: int, nbytes: int, what: str) -> None:
 class LockedArray(BackendArray):
     """A backend array whose `_read` runs under its own lock, and that pickles without the lock.
 
-    Subclasses set ``shape`` and ``dtype`` and implement ``_read(key)`` for basic indexing keys;
-    a lock is made afresh in every process (a lock itself does not pickle).
+    Subclasses set ``shape`` and ``dtype`` and implement ``_read(key)`` for basic indexing keys.
+    The lock, and any per-process cache a subclass adds in `_fresh`, is made anew in every process
+    and left out of the pickle (a lock does not pickle; a cache need not travel).
     """
 
     shape: tuple[int, ...]
     dtype: np.dtype
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self.__dict__.update(self._fresh())
+
+    def _fresh(self) -> dict[str, Any]:
+        """The per-process state: attribute name -> its value in a new process."""
+        return {"_lock": threading.Lock()}
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+        transient = self._fresh()
+        return {k: v for k, v in self.__dict__.items() if k not in transient}
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
+        self.__dict__.update(state, **self._fresh())
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
         return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)

@@ -18,13 +18,11 @@ in Python, the packed data decoded with numpy).
 from __future__ import annotations
 
 import struct
-import threading
 from typing import Any
 
 import numpy as np
-from xarray.backends import BackendArray
-from xarray.core import indexing
 
+from pycrox._binary import LockedArray
 from pycrox.errors import FormatError
 from pycrox.readers.bruker_eds import _bcf_unpack as unpack
 from pycrox.readers.bruker_eds._sfs import SFSContainer
@@ -47,7 +45,7 @@ def estimate_dtype(sum_spectrum: np.ndarray, height: int, width: int) -> np.dtyp
     return np.dtype(np.uint8 if roof <= 0xFF else np.uint16 if roof <= 0xFFFF else np.uint32)
 
 
-class HypermapArray(BackendArray):
+class HypermapArray(LockedArray):
     """A ``(y, x, energy)`` EDS cube stored as a Bruker hypermap stream.
 
     Parameters
@@ -74,16 +72,10 @@ class HypermapArray(BackendArray):
             )
         self._stream: bytes | None = None
         self._lines: np.ndarray | None = None
-        self._lock = threading.Lock()
+        super().__init__()
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_stream", "_lines")}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state, _stream=None, _lines=None, _lock=threading.Lock())
-
-    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
-        return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
+    def _fresh(self) -> dict[str, Any]:
+        return {**super()._fresh(), "_stream": None, "_lines": None}
 
     def _read(self, key: tuple) -> np.ndarray:
         first = key[0] if key else slice(None)
