@@ -55,6 +55,7 @@ class LockedArray(BackendArray):
 
     shape: tuple[int, ...]
     dtype: np.dtype
+    _lock: threading.Lock
 
     def __init__(self) -> None:
         self.__dict__.update(self._fresh())
