@@ -24,6 +24,7 @@ from pycrox.errors import (
     NotFoundError,
     PycroxError,
     PycroxWarning,
+    StoreChangedError,
     UnitError,
     WriteError,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "NotFoundError",
     "PycroxError",
     "PycroxWarning",
+    "StoreChangedError",
     "UnitError",
     "WriteError",
     "__version__",

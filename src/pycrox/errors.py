@@ -23,6 +23,7 @@ __all__ = [
     "NotFoundError",
     "PycroxError",
     "PycroxWarning",
+    "StoreChangedError",
     "UnitError",
     "WriteError",
 ]
@@ -70,6 +71,18 @@ class NotFoundError(PycroxError, FileNotFoundError):
     """A path, URL, group or key does not exist."""
 
     def __init__(self, source: Any, problem: str = "no such file or directory") -> None:
+        self.source = _name(source)
+        self.problem = problem
+        super().__init__(f"{self.source}: {problem}")
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.problem}"
+
+
+class StoreChangedError(PycroxError, OSError):
+    """A store was replaced or removed while an object opened from it was still reading it."""
+
+    def __init__(self, source: Any, problem: str) -> None:
         self.source = _name(source)
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")

@@ -14,7 +14,7 @@ import xarray as xr
 
 from pycrox import model
 from pycrox._encoding import decode_json, decode_netcdf, map_attrs
-from pycrox.errors import FormatError
+from pycrox.errors import FormatError, PycroxError
 
 __all__ = ["KIND_ATTR", "encode_tree", "read", "to_tree", "unwrap"]
 
@@ -54,6 +54,8 @@ def read(target: Any, name: str, *, engine: str, chunks: Any, **kwargs: Any) -> 
     """Open `target` with xarray's `engine`, decode the attrs: ``(tree, kind)``."""
     try:
         tree = xr.open_datatree(target, engine=engine, chunks=chunks, **_OPEN_OPTIONS, **kwargs)
+    except PycroxError:
+        raise
     except (OSError, KeyError, ValueError) as exc:
         raise FormatError(name, f"cannot be read as {engine}: {exc}") from exc
     decode = decode_json if engine == "zarr" else decode_netcdf

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any
 
 import fsspec
 import xarray as xr
 
+from pycrox.errors import StoreChangedError
 from pycrox.sources import Source, tuned_options
 from pycrox.stores import _tree
+from pycrox.stores.zarr._guard import GuardedStore
 
 __all__ = ["guess_can_open", "is_zarr", "read_store", "read_tree", "zarr_format"]
+
+#: opens tried when the store is replaced while its metadata is read (nothing was handed out yet)
+_OPEN_ATTEMPTS = 3
 
 
 def zarr_format(source: Source) -> int | None:
@@ -44,7 +50,12 @@ def read_tree(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
     kwargs: dict[str, Any] = {"zarr_format": zarr_format(source)}  # no probing for the other format's keys
     if source.url is not None:
         kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
-    return _tree.read(source.target, source.name, engine="zarr", chunks=chunks, **kwargs)
+        return _tree.read(source.target, source.name, engine="zarr", chunks=chunks, **kwargs)
+    # a local store: reads that may come from a store replaced since the open fail (see _guard)
+    for _ in range(_OPEN_ATTEMPTS - 1):
+        with contextlib.suppress(StoreChangedError):
+            return _tree.read(GuardedStore(source.path), source.name, engine="zarr", chunks=chunks, **kwargs)
+    return _tree.read(GuardedStore(source.path), source.name, engine="zarr", chunks=chunks, **kwargs)
 
 
 def read_store(store: Any, source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
