@@ -13,20 +13,30 @@ Two float32 cubes of ``size x size x 2048`` channels (default 256 x 256 x 2048, 
   computation written as plain numpy over the cube in blocks of 4096 pixels (the same threshold
   rule: first minimum after the ZLP of the 5-channel smoothed spectrum).
 
+* cross-sections: ``eels.hydrogenic_k`` (O K) and ``eels.hydrogenic_l`` (Ti L2,3, Fe L2,3, over
+  50 and 150 eV windows, 200 kV, 20 mrad, 10 mrad convergence) against exSpy's ``EELSCLEdge(...,
+  GOS="hydrogenic")`` (set up and integrated over the window) and a plain scipy loop
+  (``scipy.integrate.quad`` over ln q at every 0.5 eV channel, trapezoid over energy, the same GOS).
+  The largest relative difference from exSpy is reported (target < 5 %).
+
 Cases run interleaved (A B C A B C ...); the table gives the median and min-max over the repeats.
 
     .venv/bin/python benchmarks/bench_eels.py [--size 256] [--repeats 5] [--subset 200]
+        [--part all|background|lowloss|cross_sections]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import scipy.fft
+import scipy.integrate
 from _common import interleaved  # run as a script from benchmarks/
 from scipy.ndimage import uniform_filter1d
 from scipy.optimize import curve_fit
@@ -127,9 +137,16 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--subset", type=int, default=200)
+    parser.add_argument("--part", choices=["all", "background", "lowloss", "cross_sections"], default="all")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    summary = {"size": args.size, **bench_background(args), **bench_lowloss(args)}
+    summary: dict = {"size": args.size}
+    if args.part in ("all", "background"):
+        summary.update(bench_background(args))
+    if args.part in ("all", "lowloss"):
+        summary.update(bench_lowloss(args))
+    if args.part in ("all", "cross_sections"):
+        summary.update(bench_cross_sections(args))
     summary["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     print(json.dumps(summary))
 
@@ -201,6 +218,106 @@ def bench_lowloss(args: argparse.Namespace) -> dict:
         )
     print(f"  max |t/lambda difference| pycrox vs numpy: {check_t:.2e}")
     return {"lowloss": low_times, "max_t_over_lambda_diff": check_t}
+
+
+#: the cross-section cases: (label, exSpy subshell, pycrox function, Z, L1 onset or None, window eV)
+XS_CASES = [
+    ("O K 50 eV", "O_K", "k", 8, None, 50.0),
+    ("Ti L23 50 eV", "Ti_L3", "l", 22, 564.0, 50.0),
+    ("Ti L23 150 eV", "Ti_L3", "l", 22, 564.0, 150.0),
+    ("Fe L23 50 eV", "Fe_L3", "l", 26, 846.0, 50.0),
+]
+XS_SETUP = {"beam_energy": 200.0, "collection_angle": 20.0, "convergence_angle": 10.0}
+
+
+def exspy_sigma(subshell: str, width: float) -> float:
+    """exSpy's hydrogenic cross-section [nm^2] over `width` eV above its onset (set up from scratch)."""
+    from exspy.components import EELSCLEdge
+
+    edge = EELSCLEdge(subshell, GOS="hydrogenic")
+    edge.set_microscope_parameters(
+        E0=XS_SETUP["beam_energy"],
+        alpha=XS_SETUP["convergence_angle"],
+        beta=XS_SETUP["collection_angle"],
+        energy_scale=0.5,
+    )
+    x = np.linspace(edge.onset_energy.value, edge.onset_energy.value + width, 2001)
+    return float(np.trapezoid(edge.function(x), x)) * 1e-10  # barn -> nm^2
+
+
+def _gos_at(kind: str, z: int, energy: float, onset: float, l1: float | None, log_q: float) -> float:
+    """The GOS of the chosen shell at one energy loss and ``ln (q a0)^2`` (the scipy loop's integrand)."""
+    from pycrox.analysis.eels import cross_sections as xs
+
+    e, q = np.asarray(energy), np.asarray(np.exp(log_q))
+    if kind == "k":
+        return float(xs._gos_k(e, q, z - 0.5))
+    return float(xs._gos_l(e, q, z, onset, np.inf if l1 is None else l1))
+
+
+def scipy_sigma(kind: str, z: int, onset: float, l1: float | None, width: float) -> float:
+    """The same model by a plain scipy loop: quad over ln q per 0.5 eV channel, trapezoid over energy."""
+    from pycrox.analysis.eels import cross_sections as xs
+
+    e0, beta, alpha = XS_SETUP["beam_energy"], XS_SETUP["collection_angle"], XS_SETUP["convergence_angle"]
+    k0 = float(xs._wavenumber_a0(e0 * 1e3))
+    _, t_ev, _ = xs.relativistic(e0)
+    energies = onset + np.arange(0.0, width + 0.25, 0.5)
+    dsigma = np.empty_like(energies)
+    for i, e in enumerate(energies):
+        k1 = float(xs._wavenumber_a0(e0 * 1e3 - e))
+        b = xs.effective_collection_angle(e0, e, alpha, beta)
+        q_min = (k0 - k1) ** 2
+        q_max = q_min + 4 * k0 * k1 * np.sin(b * 1e-3 / 2) ** 2
+        gos = functools.partial(_gos_at, kind, z, e, onset, l1)
+        inner = scipy.integrate.quad(gos, np.log(q_min), np.log(q_max))[0]
+        dsigma[i] = xs.FOUR_PI_A0_SQUARED * xs.RYDBERG**2 / (e * t_ev) * inner
+    return float(np.trapezoid(dsigma, energies))
+
+
+def bench_cross_sections(args: argparse.Namespace) -> dict:
+    """Hydrogenic K and L cross-sections: pycrox against exSpy's hydrogenic GOS and a scipy loop."""
+    from exspy.components import EELSCLEdge
+
+    results: dict = {}
+    for label, subshell, kind, z, l1, width in XS_CASES:
+        onset = float(EELSCLEdge(subshell, GOS="hydrogenic").onset_energy.value)
+        ours: Callable[[], float] = (
+            functools.partial(eels.hydrogenic_k, z, onset, width, **XS_SETUP)
+            if kind == "k"
+            else functools.partial(eels.hydrogenic_l, z, onset, width, **XS_SETUP, l1_onset=l1)
+        )
+        cases: dict[str, Callable[[], float]] = {
+            "pycrox": ours,
+            "exSpy hydrogenic": functools.partial(exspy_sigma, subshell, width),
+            "scipy quad loop": functools.partial(scipy_sigma, kind, z, onset, l1, width),
+        }
+        times = interleaved(cases, args.repeats)
+        values = {name: case() for name, case in cases.items()}
+        ratios = {
+            ref: times[ref]["median_s"] / times["pycrox"]["median_s"]
+            for ref in ("exSpy hydrogenic", "scipy quad loop")
+        }
+        spread = {  # ratio of the fastest runs and of the slowest runs
+            ref: (
+                times[ref]["min_s"] / times["pycrox"]["min_s"],
+                times[ref]["max_s"] / times["pycrox"]["max_s"],
+            )
+            for ref in ratios
+        }
+        rel = {ref: values["pycrox"] / values[ref] - 1 for ref in ratios}
+        print(
+            f"{label}: pycrox {times['pycrox']['median_s'] * 1e3:.1f} ms, sigma {values['pycrox']:.4e} nm^2; "
+            + "; ".join(
+                f"{ref} {times[ref]['median_s'] * 1e3:.1f} ms ({ratios[ref]:.1f}x slower; fastest/slowest runs "
+                f"{spread[ref][0]:.1f}x/{spread[ref][1]:.1f}x), sigma differs by {rel[ref]:+.2%}"
+                for ref in ratios
+            )
+        )
+        results[label] = {"times": times, "sigma_nm2": values, "slower_than_pycrox": ratios, "rel_diff": rel}
+    worst = max(abs(r["rel_diff"]["exSpy hydrogenic"]) for r in results.values())
+    print(f"  largest |pycrox / exSpy - 1|: {worst:.2%}")
+    return {"cross_sections": results, "max_rel_diff_exspy": worst}
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ on dask data and records its provenance.
 from pycrox.analysis.eels._common import EELSError, EELSWarning
 from pycrox.analysis.eels.background import background
 from pycrox.analysis.eels.composition import composition
-from pycrox.analysis.eels.cross_sections import effective_collection_angle, hydrogenic_k
+from pycrox.analysis.eels.cross_sections import effective_collection_angle, hydrogenic_k, hydrogenic_l
 from pycrox.analysis.eels.deconvolution import deconvolve
 from pycrox.analysis.eels.edges import edges
 from pycrox.analysis.eels.kramers_kronig import kramers_kronig
@@ -24,6 +24,7 @@ __all__ = [
     "edges",
     "effective_collection_angle",
     "hydrogenic_k",
+    "hydrogenic_l",
     "kramers_kronig",
     "mean_free_path",
     "thickness",

@@ -12,7 +12,7 @@ from pycrox import provenance
 from pycrox.analysis._dims import quantity_in
 from pycrox.analysis.eels._common import EELSError, energy_axis, experimental
 from pycrox.analysis.eels.background import background
-from pycrox.analysis.eels.cross_sections import hydrogenic_k
+from pycrox.analysis.eels.cross_sections import hydrogenic_k, hydrogenic_l
 from pycrox.analysis.eels.edges import atomic_number, edge_onset
 
 __all__ = ["composition"]
@@ -41,8 +41,10 @@ def composition(
     elements : sequence of str
         Element symbols, e.g. ``["B", "N"]``.
     shells : mapping, optional
-        ``{element: shell}`` with shell ``"K"``; default ``"K"`` for every element. Other shells
-        (``"L23"``, ``"M45"``) need their cross-section in `cross_sections`.
+        ``{element: shell}`` with shell ``"K"`` or ``"L23"`` (the L2,3 edge from the L3 onset, with
+        the L1 contribution where the window reaches past the L1 onset); default ``"K"`` for every
+        element. Other shells (``"M45"``, ``"L3"``, ...) need their cross-section in
+        `cross_sections`: pycrox has no hydrogenic model for them.
     window : float or str, optional
         Integration width above each onset (a number is in eV), default 50 eV.
     background_width : float or str, optional
@@ -72,8 +74,9 @@ def composition(
     Notes
     -----
     Egerton (2011), section 4.5: ``N_a / N_b = (I_a / sigma_a) / (I_b / sigma_b)`` with
-    hydrogenic K-shell cross-sections ``sigma(beta, Delta)`` (see
-    `pycrox.analysis.eels.cross_sections.hydrogenic_k`); the low-loss intensity cancels in the ratios.
+    hydrogenic K- and L-shell cross-sections ``sigma(beta, Delta)`` (see
+    `pycrox.analysis.eels.cross_sections.hydrogenic_k` and ``hydrogenic_l``); the low-loss intensity
+    cancels in the ratios.
     """
     func = "eels.composition"
     axis, energy = energy_axis(da, dim, func)
@@ -152,11 +155,20 @@ def _cross_section(
 ) -> float:
     if given and el in given:
         return quantity_in(given[el], "nm^2", "area", func, f"cross_sections[{el!r}]")
-    if shell != "K":
+    if shell not in ("K", "L23"):
         raise EELSError(
-            f"{func}: pycrox computes hydrogenic cross-sections for K edges only; give the {el} {shell} value "
-            f"with cross_sections={{'{el}': sigma_in_nm2}}"
+            f"{func}: pycrox computes hydrogenic cross-sections for K and L23 edges only (no licence-clean "
+            f"M-shell model is available); give the {el} {shell} value with "
+            f"cross_sections={{'{el}': sigma_in_nm2}}, e.g. from a Hartree-Slater or GOSH table"
         )
     if e0 is None or beta is None:
         raise EELSError(f"{func}: the {el} cross-section needs beam_energy= and collection_angle=")
-    return hydrogenic_k(atomic_number(el), onset, width, e0, beta, alpha)
+    z = atomic_number(el)
+    if shell == "K":
+        return hydrogenic_k(z, onset, width, e0, beta, alpha)
+    if z < 11:
+        raise EELSError(
+            f"{func}: {el} (Z={z}) has no inner L shell for the hydrogenic L model (sodium and heavier); give "
+            f"the value with cross_sections={{'{el}': sigma_in_nm2}}"
+        )
+    return hydrogenic_l(z, onset, width, e0, beta, alpha, l1_onset=edge_onset(el, "L1"))
