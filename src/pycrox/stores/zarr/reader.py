@@ -48,14 +48,16 @@ def guess_can_open(source: Source) -> bool:
 def read_tree(source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
     """Read a pycrox Zarr store as a tree, and the kind of object it holds."""
     kwargs: dict[str, Any] = {"zarr_format": zarr_format(source)}  # no probing for the other format's keys
-    if source.url is not None:
-        kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
+    if source.path is None:
+        if source.url is not None:
+            kwargs["storage_options"] = tuned_options(source.url, source.storage_options)
         return _tree.read(source.target, source.name, engine="zarr", chunks=chunks, **kwargs)
     # a local store: reads that may come from a store replaced since the open fail (see _guard)
+    path = source.path
     for _ in range(_OPEN_ATTEMPTS - 1):
         with contextlib.suppress(StoreChangedError):
-            return _tree.read(GuardedStore(source.path), source.name, engine="zarr", chunks=chunks, **kwargs)
-    return _tree.read(GuardedStore(source.path), source.name, engine="zarr", chunks=chunks, **kwargs)
+            return _tree.read(GuardedStore(path), source.name, engine="zarr", chunks=chunks, **kwargs)
+    return _tree.read(GuardedStore(path), source.name, engine="zarr", chunks=chunks, **kwargs)
 
 
 def read_store(store: Any, source: Source, *, chunks: Any = None) -> tuple[xr.DataTree, str]:
