@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 from pycrox import accessor as _accessor  # noqa: F401  (registers .pycro)
 from pycrox._versions import show_versions
 from pycrox.errors import (
+    ArgumentError,
     CalibrationWarning,
     DimensionError,
     EELSError,
@@ -44,6 +45,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ArgumentError",
     "CalibrationWarning",
     "DataType",
     "DimensionError",

@@ -11,6 +11,7 @@ import os
 from typing import Any
 
 __all__ = [
+    "ArgumentError",
     "CalibrationWarning",
     "DimensionError",
     "EELSError",
@@ -77,6 +78,10 @@ class NotFoundError(PycroxError, FileNotFoundError):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.problem}"
+
+
+class ArgumentError(PycroxError, ValueError):
+    """An argument has a value pycrox cannot use: an unknown method, mode or format name, a value out of range."""
 
 
 class StoreChangedError(PycroxError, OSError):

@@ -212,7 +212,7 @@ FORMATS: tuple[Format, ...] = (
     _vendor(
         "wsxm",
         "WSxM images and curves (Nanotec)",
-        (".top", ".curves", ".adh", ".ch1", ".ch2", ".ch3"),
+        (".top", ".curves", ".adh", ".ch1", ".ch2", ".ch3", ".cur", ".iv", ".stp", ".gsi"),
         "WSxMBackendEntrypoint",
     ),
     _vendor("digitalsurf", "Digital Surf SUR / PRO", (".sur", ".pro"), "DigitalSurfBackendEntrypoint"),
@@ -241,13 +241,15 @@ def by_name(name: str) -> Format:
 
     Raises
     ------
-    ValueError
+    ArgumentError
         If no format has that name; the message lists the names.
     """
     try:
         return _BY_NAME[name]
     except KeyError:
-        raise ValueError(f"unknown format {name!r}; pycrox knows {', '.join(_BY_NAME)}") from None
+        from pycrox.errors import ArgumentError
+
+        raise ArgumentError(f"unknown format {name!r}; pycrox knows {', '.join(_BY_NAME)}") from None
 
 
 def names(kind: Kind | None = None) -> list[str]:

@@ -2,12 +2,15 @@
 
 The file header is ``01 B0 93 FF``, the size without header (``uint32``), 4 reserved bytes and the
 index of the last frame (``uint16``). Every frame starts with a 22-byte header: size (``uint32``),
-type (``uint16``: 0 scanned, 1 spectroscopy, 3 text, 105/106 MDA, 190 curves), version (two
+type (``uint16``: 0 scanned, 1 spectroscopy, 3 text, 105/106 MDA, 190 curves, 201 point
+curves), version (two
 bytes), date and time (six ``uint16``) and a variable-size field (``uint16``). An MDA frame (106)
 continues with its own header: sizes of the name, the UTF-16 XML parameters, info, spec, source
 info and variables blocks, then an array descriptor (cell size, number of dimensions and of
 measurands) and one calibration record per dimension and measurand (name, unit, bias, scale,
 index range and data type); the data follow the calibrations, the first dimension fastest.
+Classic scanned, spectroscopy and point-curve frames (0, 1, 201) are parsed in `_classic`, the
+block-structured curve frames (190) in `_curves`.
 """
 
 from __future__ import annotations
@@ -18,13 +21,24 @@ from typing import IO, Any
 import numpy as np
 
 from pycrox.errors import FormatError
+from pycrox.readers.ntmdt_mdt import _classic, _curves
+from pycrox.readers.ntmdt_mdt._cursor import Cursor
 
 __all__ = ["DTYPES", "MAGIC", "parse"]
 
 MAGIC = b"\x01\xb0\x93\xff"
 FILE_HEADER = 33
 FRAME_HEADER = 22
-FRAME_TYPES = {0: "scanned", 1: "spectroscopy", 3: "text", 105: "old MDA", 106: "MDA", 190: "curves"}
+FRAME_TYPES = {
+    0: "scanned",
+    1: "spectroscopy",
+    3: "text",
+    105: "old MDA",
+    106: "MDA",
+    107: "palette",
+    190: "curves",
+    201: "point curves",
+}
 DTYPES = {
     -1: "i1",
     1: "u1",
@@ -37,52 +51,6 @@ DTYPES = {
     -5892: "<f4",
     -13320: "<f8",
 }
-
-
-class _Reader:
-    """Reads a frame's header fields from `fh` on demand (never past the frame's end)."""
-
-    def __init__(self, fh: IO[bytes], base: int, end: int, name: str) -> None:
-        self.fh, self.base, self.end, self.name = fh, base, end, name
-        self.data, self.pos = b"", 0
-
-    def _ensure(self, n: int) -> None:
-        need = self.pos + n
-        if need > self.end - self.base:
-            raise FormatError(
-                self.name,
-                f"a frame field at {self.base + self.pos} runs past its frame (truncated?)",
-                where=f"offset {self.base + self.pos}",
-            )
-        if need > len(self.data):
-            self.fh.seek(self.base + len(self.data))
-            want = min(max(need - len(self.data), 4096), self.end - self.base - len(self.data))
-            self.data += self.fh.read(want)
-            if need > len(self.data):
-                raise FormatError(
-                    self.name,
-                    f"file ends inside the frame at {self.base + len(self.data)}",
-                    where=f"offset {self.base + len(self.data)}",
-                )
-
-    def take(self, fmt: str) -> tuple[Any, ...]:
-        size = struct.calcsize(fmt)
-        self._ensure(size)
-        out = struct.unpack_from(fmt, self.data, self.pos)
-        self.pos += size
-        return out
-
-    def raw(self, n: int) -> bytes:
-        if n < 0:
-            raise FormatError(
-                self.name,
-                f"a negative block size at {self.base + self.pos}",
-                where=f"offset {self.base + self.pos}",
-            )
-        self._ensure(n)
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
 
 
 def parse(fh: IO[bytes], name: str, size: int) -> list[dict[str, Any]]:
@@ -111,7 +79,7 @@ def parse(fh: IO[bytes], name: str, size: int) -> list[dict[str, Any]]:
                 f"frame {index} header at {pos} is cut short; the file has {size} bytes (truncated?)",
                 where=f"offset {pos}",
             )
-        fsize, ftype, vminor, vmajor, *date, _var = struct.unpack("<IHBB6HH", raw)
+        fsize, ftype, vminor, vmajor, *date, var_size = struct.unpack("<IHBB6HH", raw)
         if fsize < FRAME_HEADER or pos + fsize > size:
             raise FormatError(
                 name,
@@ -126,9 +94,15 @@ def parse(fh: IO[bytes], name: str, size: int) -> list[dict[str, Any]]:
             "kind": FRAME_TYPES.get(ftype, "unknown"),
             "version": f"{vmajor}.{vminor}",
             "date": tuple(date),
+            "var_size": var_size,
         }
+        cursor = Cursor(fh, pos + FRAME_HEADER, pos + fsize, name)
         if ftype == 106:
-            frame.update(_mda(_Reader(fh, pos + FRAME_HEADER, pos + fsize, name)))
+            frame.update(_mda(cursor))
+        elif ftype in _classic.KINDS:
+            frame.update(_classic.parse(cursor, var_size, ftype))
+        elif ftype == 190:
+            frame.update(_curves.parse(cursor))
         elif ftype == 3:
             body = fh.read(fsize - FRAME_HEADER)
             frame["text"] = body.decode("latin-1", errors="replace").rstrip("\x00")
@@ -137,7 +111,7 @@ def parse(fh: IO[bytes], name: str, size: int) -> list[dict[str, Any]]:
     return frames
 
 
-def _mda(r: _Reader) -> dict[str, Any]:
+def _mda(r: Cursor) -> dict[str, Any]:
     r.take("<II")  # header size, total length
     r.raw(32)  # the frame's GUID, twice
     r.raw(4)
@@ -162,7 +136,7 @@ def _mda(r: _Reader) -> dict[str, Any]:
     }
 
 
-def _calibration(r: _Reader) -> dict[str, Any]:
+def _calibration(r: Cursor) -> dict[str, Any]:
     start = r.pos
     total, struct_len = r.take("<II")
     after = r.pos + struct_len

@@ -31,7 +31,7 @@ from pycrox._binary import RawArray, check_extent
 from pycrox.errors import FormatError
 from pycrox.readers._common import spm, values
 from pycrox.readers._common.companion import base_name, siblings_matching
-from pycrox.readers.wsxm import _header
+from pycrox.readers.wsxm import _header, _spectra
 from pycrox.sources import Source, open_source, read_head
 
 __all__ = ["guess_can_open", "read_tree"]
@@ -113,11 +113,22 @@ def _read_file(source: Source, used: set[str]) -> dict[str, xr.DataArray]:
     size = source.size()
     with source.reading() as fh:
         header, kind, offset = _header.read_header(fh, source.name, 0, size)
+        if _spectra.is_text_curves(header):
+            return _spectra.text_curves(source, fh, header, kind, offset, used, _metadata(header))
+        if source.suffix.lower() == ".stp":
+            dtype = _data_dtype(source, header)
+            return _spectra.stp(source, header, kind, offset, used, _metadata(header), dtype)
         out: dict[str, xr.DataArray] = {}
         image, offset = _image(source, header, kind, offset)
         channel = str(_header.get(header, "General Info", "Acquisition channel") or "image")
         out[spm.node_name(channel, used)] = image
-        if "curve" in kind.lower():
+        if "Number of points per ramp" in header.get("General Info", {}):
+            coords = {
+                axis: {"values": image[axis].values, "units": image[axis].attrs["units"]} for axis in "xy"
+            }
+            dtype = _data_dtype(source, header)
+            out.update(_spectra.volume(source, header, kind, offset, used, _metadata(header), dtype, coords))
+        elif "curve" in kind.lower():
             out.update(_curves(source, fh, header, offset, size, used))
     return out
 
@@ -231,42 +242,10 @@ def _curves(
         offset += nbytes
         if points == 0:
             continue
-        factor, _ = spm.value_unit(general.get("Conversion Factor 00"))
-        y_unit = spm.value_unit(general.get("Conversion Factor 00"))[1] or general.get("Y axis unit", "")
-        shift = spm.value_unit(general.get("Conversion Offset 00"))[0] or 0.0
-        factor = (factor if factor is not None else 1.0) * (
-            -1.0 if general.get("Channel is inverted") == "Yes" else 1.0
+        index = str(_header.get(header, "Control", "Index of this Curve", str(len(out) + 1)))
+        out.update(
+            _spectra.curve_nodes(raw, header, kind, used, _metadata({**image_header, **header}), index)
         )
-        label = str(general.get("Y axis text", "curve")).split("[")[0].strip()
-        index = _header.get(header, "Control", "Index of this Curve", str(len(out) + 1))
-        order = (
-            ["approach", "retract"]
-            if _header.get(header, "Miscellaneous", "First Forward", "Yes") != "No"
-            else ["retract", "approach"]
-        )
-        x_unit = values.unit_spelling(general.get("X axis unit", ""))
-        for j in range(0, lines - 1, 2) if lines >= 2 else []:
-            suffix = f"{index}{chr(ord('a') + j // 2)}" if lines > 2 else f"{index}"
-            y = shift + raw[j : j + 2, :, 1].T * factor
-            name = spm.node_name(f"{label} ({suffix})", used)
-            coords = {
-                "z": {"values": raw[j, :, 0], "units": x_unit, "quantity": "Length"},
-                "z_retract": (("z",), raw[j + 1, :, 0], {"units": x_unit}),
-                "direction_name": (("direction",), np.array(order)),
-            }
-            out[name] = model.from_array(
-                y,
-                ("z", "direction"),
-                coords=coords,
-                name="curve",
-                title=f"{label} ({suffix})",
-                units=values.unit_spelling(y_unit),
-                data_type="SPECTRUM",
-                modality="SPM",
-                source="WSxM",
-                metadata=_metadata({**image_header, **header}),
-                original_metadata={"kind": kind, "header": header},
-            )
     return out
 
 
