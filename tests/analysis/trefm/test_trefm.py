@@ -88,8 +88,15 @@ def test_vectorised_minimum_agrees_with_ffta_on_shift_and_closely_on_tfp(ffta):
     result = trefm.time_to_first_peak(da, **ffta_args(parameters))  # method="minimum"
     np.testing.assert_allclose(result["shift"].values.ravel(), -data["shift_min"] / (2 * np.pi), rtol=0.01)
     # the dips are flat to 0.1 rad/s over tens of samples: the sample minimum and FFTA's spline
-    # minimum may differ by up to ~15 samples (1.5 us, under 1 % of tFP)
-    np.testing.assert_allclose(result.tfp.values.ravel(), data["tfp_min"], rtol=0.01)
+    # minimum differ by up to 13.8 samples (1.4 us, under 1 % of tFP) on these signals. FFTA's point
+    # is set by where FITPACK's adaptive knot search put its knots (31-250 samples apart at the
+    # dip): scipy's own re-implementation (make_splrep, same s) lands 15 samples away from it on
+    # the third signal, so no smoother short of FITPACK's exact knot search agrees to a sample
+    ours = result.tfp.values.ravel()
+    np.testing.assert_allclose(ours, data["tfp_min"], rtol=0.01)
+    np.testing.assert_allclose(ours * FS, data["tfp_min"] * FS, atol=14.0)
+    # and the sharp dips (fast tau), where the minimum is well defined, agree to a few samples
+    np.testing.assert_allclose(ours[:2] * FS, data["tfp_min"][:2] * FS, atol=3.0)
 
 
 def test_product_fit_lies_within_fftas_own_spread(ffta):
