@@ -18,14 +18,14 @@ import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
 from pycrox import provenance
-from pycrox._names import check_names
+from pycrox._names import check_write
 from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._data import StorageOptions
 from pycrox.adapters.nsid._encode import write_group, write_signal
 from pycrox.adapters.nsid._layout import GroupItem, SignalItem, plan
 from pycrox.adapters.nsid._values import attr_diff, read_attrs, write_dict_group, write_sidecar
 from pycrox.adapters.nsid.reader import is_main
-from pycrox.errors import ModelError, NotFoundError, WriteError
+from pycrox.errors import FormatError, ModelError, NotFoundError, WriteError
 from pycrox.sources import atomic_target, is_local
 
 __all__ = ["write"]
@@ -90,9 +90,7 @@ def write(
     >>> pycrox.open(target).attrs["units"]
     'counts'
     """
-    if mode not in ("w-", "w", "a"):
-        raise ValueError(f"mode must be 'w-', 'w' or 'a', not {mode!r}")
-    check_names(obj, "NSID")
+    check_write(obj, path, "NSID", mode, ("w-", "w", "a"))
     options = StorageOptions(chunks, compression, compression_opts)
     if isinstance(path, h5py.Group):  # appending places results by absolute path: the whole file
         (_append if mode == "a" else _write_into)(path.file if mode == "a" else path, obj, group, options)
@@ -102,11 +100,14 @@ def write(
         with h5py.File(path, "w", libver=mapping.LIBVER) as h5:
             _write_into(h5, obj, group, options)
     else:
-        with (
-            atomic_target(path, mode, storage_options, nbytes=obj.nbytes) as tmp,
-            h5py.File(tmp, "w", libver=mapping.LIBVER) as h5,
-        ):
-            _write_into(h5, obj, group, options)
+        try:
+            with (
+                atomic_target(path, mode, storage_options, nbytes=obj.nbytes) as tmp,
+                h5py.File(tmp, "w", libver=mapping.LIBVER) as h5,
+            ):
+                _write_into(h5, obj, group, options)
+        except ModelError as exc:  # what cannot be stored, named inside the file: name the file too
+            raise ModelError(f"{path}: {exc}") from exc
 
 
 def _write_into(root: h5py.Group, obj: Any, group: str | None, options: StorageOptions) -> None:
@@ -133,7 +134,11 @@ def _append_to_file(path: Any, obj: Any, group: str | None, options: StorageOpti
     if not os.path.exists(local):
         raise NotFoundError(local, "no such file to append to; use mode='w-' to create it")
     _release_read_handles(local)
-    with h5py.File(local, "r+", libver=mapping.LIBVER) as h5:
+    try:
+        h5 = h5py.File(local, "r+", libver=mapping.LIBVER)
+    except OSError as exc:
+        raise FormatError(local, f"cannot be appended to: it is not a writable HDF5 file ({exc})") from exc
+    with h5:
         _append(h5, obj, group, options)
 
 

@@ -18,11 +18,11 @@ import h5py
 import xarray as xr
 
 from pycrox import model
-from pycrox._names import check_names
+from pycrox._names import check_write
 from pycrox.adapters.usid import _results
 from pycrox.adapters.usid._h5write import FileWriter
 from pycrox.adapters.usid._plan import plan_main
-from pycrox.errors import ModelError, WriteError
+from pycrox.errors import ArgumentError, ModelError, WriteError
 from pycrox.sources import atomic_target, is_local
 
 __all__ = ["DEFAULT_GROUP", "write"]
@@ -82,14 +82,14 @@ def write(
     >>> back.dims, back.name
     (('y', 'x'), 'height')
     """
-    if mode not in ("w", "w-", "a"):
-        raise ValueError(f"mode must be 'w-', 'w' or 'a', got {mode!r}")
-    check_names(obj, "USID")
+    check_write(obj, path, "USID", mode, ("w-", "w", "a"))
     if mode == "a":
         _append(obj, path, position_dims=position_dims, compound=compound, source=source)
         return
     if source is not None:
-        raise ValueError("source= needs mode='a' (a results group goes into the source's existing file)")
+        raise ArgumentError(
+            f"{path}: source= needs mode='a' (a results group goes into the source's existing file)"
+        )
     with atomic_target(path, mode, storage_options, nbytes=obj.nbytes) as tmp, h5py.File(tmp, "w") as h5:
         writer = FileWriter(h5)
         write_object(writer, obj, position_dims=position_dims, compound=compound)

@@ -4,7 +4,8 @@ A variable, coordinate or dimension name becomes a path element in every format 
 (an HDF5 dataset, a netCDF variable, a Zarr array). A ``/`` would split it into groups, and ``.``
 or ``..`` name the group itself or its parent, so files written with them could not be reopened
 as written. `check_names` refuses them with a `WriteError` naming the culprit, before any byte is
-written (see ``specs/writes.md``).
+written (see ``specs/writes.md``); `check_write`, which every writer calls first, also checks what is
+written and the mode.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 import xarray as xr
 
-from pycrox.errors import WriteError
+from pycrox.errors import ArgumentError, WriteError
 
-__all__ = ["check_names", "name_problem"]
+__all__ = ["check_names", "check_write", "name_problem"]
 
 
 def name_problem(name: Any) -> str | None:
@@ -69,7 +70,42 @@ def _names(obj: Any) -> Iterator[tuple[str, str, Any]]:
         yield "/", "dimension", name
 
 
-def check_names(obj: Any, fmt: str) -> None:
+def check_write(obj: Any, target: Any, fmt: str, mode: str, modes: tuple[str, ...] = ("w-", "w")) -> None:
+    """Refuse, before anything is written, a write that cannot succeed as asked.
+
+    Parameters
+    ----------
+    obj : object
+        What is about to be written.
+    target : str, os.PathLike or h5py.Group
+        Where, for the messages.
+    fmt : str
+        The format written (``"NSID"``).
+    mode : str
+        The mode asked for.
+    modes : tuple of str
+        The modes the writer knows.
+
+    Raises
+    ------
+    TypeError
+        If `obj` is not an xarray DataArray, Dataset or DataTree.
+    ArgumentError
+        If `mode` is not one of `modes`.
+    WriteError
+        If a name in `obj` cannot be stored (see `check_names`).
+    """
+    if not isinstance(obj, xr.DataArray | xr.Dataset | xr.DataTree):
+        raise TypeError(
+            f"{target}: {fmt} writes an xarray DataArray, Dataset or DataTree, not {type(obj).__name__} "
+            "(wrap a numpy array with pycrox.from_array first)"
+        )
+    if mode not in modes:
+        raise ArgumentError(f"{target}: mode must be one of {', '.join(map(repr, modes))}, not {mode!r}")
+    check_names(obj, fmt, target)
+
+
+def check_names(obj: Any, fmt: str, target: Any = None) -> None:
     """Refuse an object whose names a file cannot hold as written.
 
     Parameters
@@ -78,6 +114,8 @@ def check_names(obj: Any, fmt: str) -> None:
         What is about to be written.
     fmt : str
         The format written, for the message (``"NSID"``).
+    target : str, os.PathLike or h5py.Group, optional
+        Where it is written, for the message.
 
     Raises
     ------
@@ -89,6 +127,6 @@ def check_names(obj: Any, fmt: str) -> None:
         if problem is not None:
             at = "" if where == "/" else f" in group {where}"
             raise WriteError(
-                f"{fmt}: cannot store the {kind} name {name!r}{at}: it {problem}; rename it "
+                f"{'' if target is None else f'{target}: '}{fmt} cannot store the {kind} name {name!r}{at}: it {problem}; rename it "
                 "before writing (da.rename('new name'), or .rename({old: new}) for dimensions)"
             )

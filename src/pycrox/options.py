@@ -15,6 +15,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any, Self
 
+from pycrox.errors import ArgumentError
+
 __all__ = ["OPTIONS", "get_options", "set_options", "stored_name"]
 
 #: the current option values (read with `get_options`, change with `set_options`)
@@ -49,9 +51,9 @@ class set_options:  # a function-like context manager, named as in xarray
     def __init__(self, **options: Any) -> None:
         for key, value in options.items():
             if key not in OPTIONS:
-                raise ValueError(f"unknown pycrox option {key!r}; the options are {sorted(OPTIONS)}")
+                raise ArgumentError(f"unknown pycrox option {key!r}; the options are {sorted(OPTIONS)}")
             if key in _VALID and value not in _VALID[key]:
-                raise ValueError(f"{key} must be one of {_VALID[key]}, got {value!r}")
+                raise ArgumentError(f"{key} must be one of {_VALID[key]}, got {value!r}")
         self._old = {key: OPTIONS[key] for key in options}
         OPTIONS.update(options)
 

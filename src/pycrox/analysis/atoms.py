@@ -25,7 +25,7 @@ from pycrox.analysis._dims import (
     per_dim,
     resolve_dims,
 )
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["find_atoms"]
 
@@ -99,9 +99,9 @@ def find_atoms(
     """
     dims = _image_dims(image, dim)
     if not 0 <= threshold <= 1:
-        raise ValueError(f"find_atoms: threshold is relative to the image range, 0-1; got {threshold!r}")
+        raise ArgumentError(f"find_atoms: threshold is relative to the image range, 0-1; got {threshold!r}")
     if refine not in REFINEMENTS:
-        raise ValueError(f"find_atoms: refine must be one of {list(REFINEMENTS)}, got {refine!r}")
+        raise ArgumentError(f"find_atoms: refine must be one of {list(REFINEMENTS)}, got {refine!r}")
     steps = {d: coordinate_spacing(image, d, "find_atoms") for d in dims}
     sigma_px = [
         length_in_pixels(v, image, d, "find_atoms", "sigma")

@@ -22,7 +22,7 @@ from pycrox.analysis._dims import (
     quantity_in,
     resolve_dims,
 )
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["level_lines", "level_plane", "remove_background"]
 
@@ -168,7 +168,7 @@ def _positions(da: xr.DataArray, dim: Hashable) -> np.ndarray:
 
 def _powers(ndim: int, degree: int) -> list[tuple[int, ...]]:
     if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
-        raise ValueError(f"degree must be a non-negative integer, got {degree!r}")
+        raise ArgumentError(f"degree must be a non-negative integer, got {degree!r}")
     if ndim == 1:
         return [(p,) for p in range(degree + 1)]
     return [(i, j) for i in range(degree + 1) for j in range(degree + 1 - i)]

@@ -17,6 +17,7 @@ import xarray as xr
 from pycrox import model, provenance
 from pycrox.analysis._dims import NonFiniteError, resolve_dims
 from pycrox.analysis._matrix import Matrix, derived_attrs, index_coordinate
+from pycrox.errors import ArgumentError
 
 __all__ = ["METHODS", "cluster"]
 
@@ -85,7 +86,7 @@ def cluster(
     ([1, 1, 1, 1, 0, 0, 0, 0, 0, 0], [24, 16])
     """
     if method not in METHODS:
-        raise ValueError(f"cluster: method must be one of {list(METHODS)}, not {method!r}")
+        raise ArgumentError(f"cluster: method must be one of {list(METHODS)}, not {method!r}")
     dims = resolve_dims(da, dim, default_type="SPECTRAL", func="cluster")
     matrix = Matrix.from_dataarray(da, dims, "cluster")
     k = _check_clusters(n_clusters, matrix)
@@ -262,7 +263,7 @@ def _check_clusters(n_clusters: Any, matrix: Matrix) -> int:
     if isinstance(n_clusters, bool) or not isinstance(n_clusters, int | np.integer):
         raise TypeError(f"cluster: n_clusters must be an integer, not {n_clusters!r}")
     if not 1 <= n_clusters <= matrix.n_rows:
-        raise ValueError(
+        raise ArgumentError(
             f"cluster: n_clusters={n_clusters} is out of range; there are {matrix.n_rows} pixels"
         )
     return int(n_clusters)

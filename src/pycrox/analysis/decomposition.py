@@ -20,7 +20,7 @@ import xarray as xr
 from pycrox import model, provenance
 from pycrox.analysis._dims import NonFiniteError, resolve_dims
 from pycrox.analysis._matrix import Matrix, derived_attrs, index_coordinate, squared_units
-from pycrox.errors import PycroxError
+from pycrox.errors import ArgumentError, PycroxError
 
 __all__ = ["METHODS", "decompose", "denoise"]
 
@@ -111,7 +111,7 @@ def decompose(
     True
     """
     if method not in METHODS:
-        raise ValueError(f"decompose: method must be one of {list(METHODS)}, not {method!r}")
+        raise ArgumentError(f"decompose: method must be one of {list(METHODS)}, not {method!r}")
     dims = resolve_dims(da, dim, default_type="SPECTRAL", func="decompose")
     matrix = Matrix.from_dataarray(da, dims, "decompose")
     k = _check_components(n_components, matrix, "decompose")
@@ -265,7 +265,7 @@ def _nmf(matrix: Matrix, k: int, random_state: int | None) -> _Parts:
         raise NonFiniteError(_NON_FINITE)
     lowest = float(rows.min())
     if lowest < 0:
-        raise ValueError(
+        raise ArgumentError(
             f"decompose: method='nmf' needs non-negative data, found {lowest:g}; subtract a background "
             "or clip first (da.clip(min=0))"
         )
@@ -332,7 +332,7 @@ def _check_components(n_components: Any, matrix: Matrix, func: str) -> int:
     if isinstance(n_components, bool) or not isinstance(n_components, int | np.integer):
         raise TypeError(f"{func}: n_components must be an integer, not {n_components!r}")
     if not 1 <= n_components <= limit:
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: n_components={n_components} is out of range; {matrix.n_rows} pixels x "
             f"{matrix.n_columns} values along {list(matrix.dims)} allow 1 to {limit}"
         )

@@ -31,6 +31,7 @@ from pycrox.analysis._dims import (
     resolve_dims,
 )
 from pycrox.analysis.background import level_lines, level_plane, remove_background
+from pycrox.errors import ArgumentError
 
 __all__ = [
     "fourier_filter",
@@ -269,11 +270,11 @@ def _common_steps(da: xr.DataArray, dims: tuple[Hashable, ...]) -> list[float]:
 
 def _check_band(low: float | None, high: float | None) -> None:
     if low is None and high is None:
-        raise ValueError("fourier_filter: give low= (high-pass), high= (low-pass) or both (band-pass)")
+        raise ArgumentError("fourier_filter: give low= (high-pass), high= (low-pass) or both (band-pass)")
     if (low is not None and low < 0) or (high is not None and high < 0):
-        raise ValueError(f"fourier_filter: cut-off frequencies must be >= 0, got low={low}, high={high}")
+        raise ArgumentError(f"fourier_filter: cut-off frequencies must be >= 0, got low={low}, high={high}")
     if low is not None and high is not None and low >= high:
-        raise ValueError(f"fourier_filter: low ({low:g}) must be below high ({high:g})")
+        raise ArgumentError(f"fourier_filter: low ({low:g}) must be below high ({high:g})")
 
 
 def _band_gain(

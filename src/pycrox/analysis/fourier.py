@@ -24,6 +24,7 @@ from pycrox.analysis._dims import (
     dims_of_type,
     resolve_dims,
 )
+from pycrox.errors import ArgumentError
 
 __all__ = ["WINDOWS", "fft", "ifft", "power_spectrum"]
 
@@ -98,7 +99,7 @@ def fft(
     dims = _forward_dims(da, dim)
     _check_window(window)
     if real and np.iscomplexobj(np.empty(0, da.dtype)):
-        raise ValueError(f"fft: real=True needs real data, {da.name!r} is {da.dtype}")
+        raise ArgumentError(f"fft: real=True needs real data, {da.name!r} is {da.dtype}")
     source = _reciprocal.resample_uniform(da, dims) if interpolate else da
     steps = {d: coordinate_spacing(source, d, "fft") for d in dims}
     source = core_chunks_ok(source, dims, "fft")
@@ -370,7 +371,7 @@ def _forward_dims(da: xr.DataArray, dim: Any) -> tuple[Hashable, ...]:
 
 def _check_window(window: str | None) -> None:
     if window is not None and window not in WINDOWS:
-        raise ValueError(f"unknown window {window!r}; use one of {list(WINDOWS)} or None")
+        raise ArgumentError(f"unknown window {window!r}; use one of {list(WINDOWS)} or None")
 
 
 def _window_array(window: str | None, sizes: list[int], dtype: np.dtype) -> np.ndarray | None:

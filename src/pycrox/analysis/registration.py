@@ -25,7 +25,7 @@ from pycrox.analysis._dims import (
     float_dtype,
     resolve_dims,
 )
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["phase_correlation", "register"]
 
@@ -84,9 +84,9 @@ def register(
     (stack_dim,) = _stack_dim(stack, dim)
     image_dims = _image_dims(stack, stack_dim)
     if isinstance(upsample, bool) or not isinstance(upsample, int | np.integer) or upsample < 1:
-        raise ValueError(f"register: upsample must be an integer >= 1, got {upsample!r}")
+        raise ArgumentError(f"register: upsample must be an integer >= 1, got {upsample!r}")
     if interpolation not in INTERPOLATIONS:
-        raise ValueError(
+        raise ArgumentError(
             f"register: interpolation must be one of {list(INTERPOLATIONS)}, got {interpolation!r}"
         )
     steps = {d: coordinate_spacing(stack, d, "register") for d in image_dims}
@@ -237,7 +237,9 @@ def _reference(
 ) -> xr.DataArray:
     if isinstance(reference, str):
         if reference != "mean":
-            raise ValueError(f"register: reference must be an index, 'mean' or an image, got {reference!r}")
+            raise ArgumentError(
+                f"register: reference must be an index, 'mean' or an image, got {reference!r}"
+            )
         return stack.mean([stack_dim])
     if isinstance(reference, xr.DataArray):
         missing = [d for d in image_dims if d not in reference.dims or reference.sizes[d] != stack.sizes[d]]

@@ -23,7 +23,7 @@ from pycrox.analysis._dims import (
     per_dim,
     resolve_dims,
 )
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["reassemble", "windows"]
 
@@ -134,7 +134,7 @@ def reassemble(
         Unknown `method`.
     """
     if method not in METHODS:
-        raise ValueError(f"reassemble: method must be one of {list(METHODS)}, got {method!r}")
+        raise ArgumentError(f"reassemble: method must be one of {list(METHODS)}, got {method!r}")
     made = [d for d in da.dims if d in da.coords and WINDOWS_ATTR in da.coords[d].attrs]
     dims = tuple(made) if dim is None else resolve_dims(da, dim, default_type=None, func="reassemble")
     missing = [d for d in dims if d not in made or f"window_{d}" not in da.dims]

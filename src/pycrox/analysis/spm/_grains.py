@@ -14,7 +14,7 @@ from scipy import ndimage
 from pycrox import provenance, units
 from pycrox.analysis._dims import check_finite, coordinate_units, length_in_pixels, quantity_in
 from pycrox.analysis.spm._image import DimArg, data_units, image_dims, pixel_steps
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["grains", "otsu_threshold"]
 
@@ -80,7 +80,7 @@ def grains(
         If the image holds NaN or inf.
     """
     if method not in ("threshold", "watershed"):
-        raise ValueError(f"grains: method must be 'threshold' or 'watershed', got {method!r}")
+        raise ArgumentError(f"grains: method must be 'threshold' or 'watershed', got {method!r}")
     slow, fast = image_dims(da, dim, "grains")
     extra = {d: n for d, n in da.sizes.items() if d not in (slow, fast) and n > 1}
     if extra:
@@ -155,7 +155,9 @@ def _threshold(da: xr.DataArray, work: np.ndarray, threshold: Any, invert: bool)
         try:
             fraction = float(threshold.strip()[:-1]) / 100
         except ValueError:
-            raise ValueError(f"grains: threshold {threshold!r} is not a percentage such as '50%'") from None
+            raise ArgumentError(
+                f"grains: threshold {threshold!r} is not a percentage such as '50%'"
+            ) from None
         low, high = float(work.min()), float(work.max())
         return low + fraction * (high - low)
     unit, quantity = data_units(da)

@@ -11,7 +11,7 @@ import xarray as xr
 from pycrox import provenance
 from pycrox.analysis._dims import check_finite, coordinate_units, float_dtype, quantity_in
 from pycrox.analysis.spm._image import DimArg, apply_image, image_dims, pixel_steps
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["fix_zero", "level_facets", "level_three_point"]
 
@@ -59,9 +59,9 @@ def level_three_point(
     """
     dims = image_dims(da, dim, "level_three_point")
     if len(points) != 3:
-        raise ValueError(f"level_three_point: needs exactly three points, got {len(points)}")
+        raise ArgumentError(f"level_three_point: needs exactly three points, got {len(points)}")
     if isinstance(radius, bool) or int(radius) != radius or radius < 0:
-        raise ValueError(f"level_three_point: radius must be a non-negative integer, got {radius!r}")
+        raise ArgumentError(f"level_three_point: radius must be a non-negative integer, got {radius!r}")
     indices = np.array([_point_index(da, dims, point) for point in points], dtype=int)
     matrix = np.column_stack([np.ones(3), indices.astype(float)])
     if abs(np.linalg.det(matrix)) < 1e-9:
@@ -99,7 +99,7 @@ def _point_index(da: xr.DataArray, dims: tuple[Hashable, Hashable], point: Any) 
     else:
         values = list(point)
         if len(values) != 2:
-            raise ValueError(f"level_three_point: point {point!r} must be a ({dims[0]}, {dims[1]}) pair")
+            raise ArgumentError(f"level_three_point: point {point!r} must be a ({dims[0]}, {dims[1]}) pair")
     index = []
     for d, value in zip(dims, values, strict=True):
         unit, quantity = coordinate_units(da, d)
@@ -183,7 +183,7 @@ def level_facets(
     dims = image_dims(da, dim, "level_facets")
     steps = pixel_steps(da, dims, "level_facets")
     if int(max_iterations) < 1:
-        raise ValueError(f"level_facets: max_iterations must be >= 1, got {max_iterations}")
+        raise ArgumentError(f"level_facets: max_iterations must be >= 1, got {max_iterations}")
     result = apply_image(
         _facets_kernel,
         da,
@@ -271,7 +271,7 @@ def fix_zero(da: xr.DataArray, to: ZeroMode = "minimum", *, dim: DimArg = None) 
     """
     modes = ("minimum", "mean", "median")
     if to not in modes:
-        raise ValueError(f"fix_zero: to must be one of {modes}, got {to!r}")
+        raise ArgumentError(f"fix_zero: to must be one of {modes}, got {to!r}")
     dims = image_dims(da, dim, "fix_zero")
     result = apply_image(_zero_kernel, da, dims, "fix_zero", to=to)
     return provenance.record(result, "spm.fix_zero", source=da, to=to, dim=[str(d) for d in dims])

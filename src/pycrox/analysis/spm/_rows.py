@@ -11,7 +11,7 @@ from scipy import ndimage
 from pycrox import provenance
 from pycrox.analysis._dims import check_finite, float_dtype
 from pycrox.analysis.spm._image import DimArg, apply_image, image_dims
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["align_rows", "remove_scars"]
 
@@ -65,12 +65,12 @@ def align_rows(
     >>> aligned = image.pycro.spm.align_rows("median_difference")  # doctest: +SKIP
     """
     if method not in _METHODS:
-        raise ValueError(f"align_rows: method must be one of {_METHODS}, got {method!r}")
+        raise ArgumentError(f"align_rows: method must be one of {_METHODS}, got {method!r}")
     dims = image_dims(da, dim, "align_rows")
     kwargs: dict = {"method": method}
     if method == "polynomial":
         if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
-            raise ValueError(f"align_rows: degree must be a non-negative integer, got {degree!r}")
+            raise ArgumentError(f"align_rows: degree must be a non-negative integer, got {degree!r}")
         size = da.sizes[dims[1]]
         if size < degree + 1:
             raise DimensionError(
@@ -107,7 +107,7 @@ def _align_kernel(
         out = z - offsets[..., None]
     else:
         if design is None or solve is None:
-            raise ValueError("align_rows: the polynomial method needs its design matrix")
+            raise ArgumentError("align_rows: the polynomial method needs its design matrix")
         out = z - (z @ solve.T) @ design.T
     return out.astype(dtype, copy=False)
 
@@ -160,11 +160,11 @@ def remove_scars(
         When computed, if the data hold NaN or inf.
     """
     if not 0 < threshold_low <= threshold_high:
-        raise ValueError(
+        raise ArgumentError(
             f"remove_scars: need 0 < threshold_low <= threshold_high, got {threshold_low} and {threshold_high}"
         )
     if int(min_length) < 1 or int(max_width) < 1:
-        raise ValueError(
+        raise ArgumentError(
             f"remove_scars: min_length and max_width must be >= 1, got {min_length}, {max_width}"
         )
     dims = image_dims(da, dim, "remove_scars")

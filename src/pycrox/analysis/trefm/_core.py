@@ -15,7 +15,7 @@ from pycrox import provenance
 from pycrox.analysis._dims import core_chunks_ok, quantity_in
 from pycrox.analysis.trefm._params import Setup, setup
 from pycrox.analysis.trefm._signal import raw_frequency, ridge_frequency
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["instantaneous_frequency", "time_to_first_peak"]
 
@@ -236,7 +236,7 @@ def time_to_first_peak(
         pixels where the fit fails (NaN, as FFTA).
     """
     if method not in _METHODS:
-        raise ValueError(f"time_to_first_peak: method must be one of {_METHODS}, got {method!r}")
+        raise ArgumentError(f"time_to_first_peak: method must be one of {_METHODS}, got {method!r}")
     plan = setup(
         da,
         dim,
@@ -329,12 +329,12 @@ def _finite_rows(values: np.ndarray, func: str) -> tuple[np.ndarray, np.ndarray]
 def _wavelet_width(transform: str, value: Any, func: str) -> float | None:
     """The wavelet's time width in seconds, or None for the Hilbert transform."""
     if transform not in _TRANSFORMS:
-        raise ValueError(f"{func}: transform must be one of {_TRANSFORMS}, got {transform!r}")
+        raise ArgumentError(f"{func}: transform must be one of {_TRANSFORMS}, got {transform!r}")
     if transform == "hilbert":
         return None
     width = quantity_in(value, "s", "Time", func, "wavelet_width")
     if not np.isfinite(width) or width <= 0:
-        raise ValueError(f"{func}: wavelet_width={value!r} must be a positive time")
+        raise ArgumentError(f"{func}: wavelet_width={value!r} must be a positive time")
     return width
 
 

@@ -12,7 +12,7 @@ import xarray as xr
 from pycrox import units
 from pycrox.analysis._dims import coordinate_spacing, coordinate_units, quantity_in, resolve_dims
 from pycrox.analysis.trefm._signal import Chain
-from pycrox.errors import DimensionError, UnitError
+from pycrox.errors import ArgumentError, DimensionError, UnitError
 
 __all__ = ["Setup", "setup"]
 
@@ -108,9 +108,9 @@ def setup(
     bandwidth = _hertz(filter_bandwidth, func, "filter_bandwidth")
     dc = _hertz(dc_width, func, "dc_width")
     if isinstance(n_taps, bool) or int(n_taps) != n_taps or n_taps < 3 or n_taps % 2 == 0:
-        raise ValueError(f"{func}: n_taps must be an odd integer >= 3, got {n_taps!r}")
+        raise ArgumentError(f"{func}: n_taps must be an odd integer >= 3, got {n_taps!r}")
     if drive is not None and not 0 < drive - bandwidth / 2 < drive + bandwidth / 2 < sampling_rate / 2:
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: the band {drive:g} ± {bandwidth / 2:g} Hz must lie between 0 and the Nyquist frequency "
             f"{sampling_rate / 2:g} Hz"
         )
@@ -147,5 +147,5 @@ def _hertz(value: Any, func: str, name: str) -> float:
     """A frequency in Hz: a number is taken as Hz, a string such as ``"5 kHz"`` is converted."""
     result = quantity_in(value, "Hz", "Frequency", func, name)
     if not np.isfinite(result) or result <= 0:
-        raise ValueError(f"{func}: {name}={value!r} must be a positive frequency")
+        raise ArgumentError(f"{func}: {name}={value!r} must be a positive frequency")
     return result

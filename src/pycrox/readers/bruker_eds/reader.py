@@ -25,7 +25,7 @@ import xarray as xr
 from xarray.core import indexing
 
 from pycrox import model, provenance
-from pycrox.errors import FormatError
+from pycrox.errors import ArgumentError, FormatError
 from pycrox.readers._common.values import drop_empty, iso_date, iso_time, jsonlike, number, quantity
 from pycrox.readers.bruker_eds import _xml as bx
 from pycrox.readers.bruker_eds._bcf import HypermapArray, estimate_dtype
@@ -81,7 +81,7 @@ def read_tree(
     """
     source = open_source(filename_or_obj, storage_options)
     if not isinstance(binning, int) or isinstance(binning, bool) or binning < 1:
-        raise ValueError(f"{source.name}: binning must be a whole number >= 1, got {binning!r}")
+        raise ArgumentError(f"{source.name}: binning must be a whole number >= 1, got {binning!r}")
     head = read_head(source, 1024)
     if head.startswith(SFS_MAGIC):
         return _bcf_tree(source, hypermap_dtype, binning)
