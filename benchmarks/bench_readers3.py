@@ -3,7 +3,10 @@
 1. Every corpus file of the three formats (``../shared/data/vendor/{hspy,blockfile,renishaw}``):
    open and read every signal into memory, pycrox (``open_tree`` + ``.values`` of each node)
    against rosettasciio's eager ``file_reader``, as medians of interleaved runs; per file the
-   ratio rosettasciio / pycrox (> 1: pycrox faster) with its min-max over the runs.
+   ratio rosettasciio / pycrox (> 1: pycrox faster) with its min-max over the runs. Every
+   reader's arrays go through `read_all`, which copies memory-mapped arrays into memory
+   (rosettasciio's blockfile reader returns a ``numpy.memmap`` that ``numpy.asarray`` does not
+   read), so that every case reads all the bytes.
 2. A synthetic blockfile of about 1 GiB (``--scan 128``: 128 x 128 patterns of 256 x 256 uint8,
    written here following the TVIPS layout) read hot from the page cache: a virtual annular
    dark-field image (sum over a detector mask) streamed chunk by chunk through pycrox's lazy
@@ -21,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import mmap
 import shutil
 import statistics
 import struct
@@ -42,13 +46,24 @@ ROWS_PER_CHUNK = 8
 # ----------------------------------------------------------------------------------- part 1: the corpus
 
 
+def read_all(array: object) -> np.ndarray:
+    """`array` as a numpy array in memory: a memory-mapped one (at any depth of ``.base``) is copied."""
+    out = np.asarray(array)  # lazy (dask, xarray-indexed) arrays are computed here
+    base: object = out
+    while base is not None:
+        if isinstance(base, mmap.mmap | np.memmap):
+            return np.array(out, copy=True)
+        base = getattr(base, "base", None)
+    return out
+
+
 def _pycrox_read(path: Path) -> Callable[[], object]:
     import pycrox
     from pycrox import model
 
     def run() -> object:
         tree = pycrox.open_tree(path)
-        return [da.values for da in model.signal_nodes(tree).values()]
+        return [read_all(da.values) for da in model.signal_nodes(tree).values()]
 
     return run
 
@@ -59,19 +74,37 @@ def _rsciio_read(folder: str, path: Path) -> Callable[[], object]:
     module = importlib.import_module(f"rsciio.{folder}")
 
     def run() -> object:
-        return [np.asarray(s["data"]) for s in module.file_reader(str(path))]
+        return [read_all(s["data"]) for s in module.file_reader(str(path))]
 
     return run
 
 
-def corpus(runs: int) -> list[dict]:
+def tree_floor(path: Path, runs: int) -> dict:
+    """What xarray alone takes to assemble the tree pycrox returns for `path`, from its nodes' datasets.
+
+    A floor of pycrox's fixed cost per file: ``xarray.DataTree.from_dict`` of the same nodes
+    (copies and alignment checks of every node), without reading or parsing anything.
+    """
+    import xarray as xr
+
+    import pycrox
+
+    try:
+        with pycrox.open_tree(path) as tree:
+            nodes = {node.path: node.to_dataset(inherit=False) for node in tree.subtree}
+    except Exception as exc:  # noqa: BLE001 - reported, like the cases' own errors
+        return {"error": f"{type(exc).__name__}: {exc}"[:200]}
+    return interleaved({"floor": lambda: xr.DataTree.from_dict(nodes)}, runs)["floor"] | {"nodes": len(nodes)}
+
+
+def corpus(runs: int, root: Path = CORPUS) -> list[dict]:
     rows = []
     for folder in FOLDERS:
-        for path in sorted((CORPUS / folder).glob("*")):
+        for path in sorted((root / folder).glob("*")):
             result = interleaved(
                 {"pycrox": _pycrox_read(path), "rosettasciio": _rsciio_read(folder, path)}, runs
             )
-            row = {"file": f"{folder}/{path.name}", **result}
+            row = {"file": f"{folder}/{path.name}", **result, "xarray_tree_floor": tree_floor(path, runs)}
             ours, theirs = result["pycrox"], result["rosettasciio"]
             if "median_s" in ours and "median_s" in theirs:
                 row["ratio"] = theirs["median_s"] / ours["median_s"]
@@ -212,7 +245,7 @@ def large_files(runs: int, folder: Path, blockfile: Path) -> dict:
     for folder_name, path in files.items():
         group = "diffraction" if folder_name == "blockfile" else None
         cases = {
-            "pycrox": lambda p=path, g=group: pycrox.open(p, group=g).values,
+            "pycrox": lambda p=path, g=group: read_all(pycrox.open(p, group=g).values),
             "rosettasciio": _rsciio_read(folder_name, path),
             "numpy.fromfile": lambda p=path: np.fromfile(p, dtype=np.uint8),
         }
@@ -240,17 +273,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--skip-corpus", action="store_true")
+    parser.add_argument(
+        "--corpus", type=Path, default=CORPUS, help="vendor corpus folder (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     results: dict = {}
-    if not args.skip_corpus and CORPUS.is_dir():
-        results["corpus"] = corpus(args.runs)
-        print(f"{'file':45s} {'pycrox ms':>10s} {'rsciio ms':>10s} {'ratio':>7s}  (min-max)")
+    if not args.skip_corpus and args.corpus.is_dir():
+        results["corpus"] = corpus(args.runs, args.corpus)
+        print(
+            f"{'file':45s} {'pycrox ms':>10s} {'rsciio ms':>10s} {'ratio':>7s}  (min-max)  "
+            "xarray tree floor ms (nodes)"
+        )
         for row in results["corpus"]:
             if "ratio" in row:
+                floor = row["xarray_tree_floor"]
+                floor_text = (
+                    f"{1e3 * floor['median_s']:.2f} ({floor['nodes']})" if "median_s" in floor else "-"
+                )
                 print(
                     f"{row['file']:45s} {1e3 * row['pycrox']['median_s']:10.2f} "
                     f"{1e3 * row['rosettasciio']['median_s']:10.2f} {row['ratio']:7.2f}  "
-                    f"({row['ratio_min']:.2f}-{row['ratio_max']:.2f})"
+                    f"({row['ratio_min']:.2f}-{row['ratio_max']:.2f})  {floor_text}"
                 )
             else:
                 print(f"{row['file']:45s} error: {row}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -28,11 +29,23 @@ VENDOR = REPO.parent / "shared" / "data" / "vendor"
 FOLDERS = ("gwyddion", "digitalsurf", "wsxm", "ntmdt_mdt", "anasys_axz")
 
 
+def read_all(array: Any) -> np.ndarray:
+    """`array` in memory: memory-mapped arrays (at any depth of ``.base``) are copied, lazy ones computed.
+
+    Every reader's output goes through it, so that no case is timed without reading its bytes.
+    """
+    values = np.asarray(array)
+    base: Any = values
+    while base is not None and not isinstance(base, mmap.mmap | np.memmap):
+        base = getattr(base, "base", None)
+    return values if base is None else np.array(values, copy=True)
+
+
 def _pycrox(path: Path) -> list[np.ndarray]:
     import pycrox
     from pycrox import model
 
-    return [np.asarray(da.values) for da in model.signal_nodes(pycrox.open_tree(path)).values()]
+    return [read_all(da.values) for da in model.signal_nodes(pycrox.open_tree(path)).values()]
 
 
 def _scifi(kind: str, path: Path) -> list[np.ndarray]:
@@ -42,20 +55,20 @@ def _scifi(kind: str, path: Path) -> list[np.ndarray]:
         warnings.simplefilter("ignore")
         out = getattr(SciFiReaders, kind)(str(path)).read()
     items = out.values() if isinstance(out, dict) else out if isinstance(out, list) else [out]
-    return [np.asarray(d) for d in items if hasattr(d, "shape")]
+    return [read_all(d) for d in items if hasattr(d, "shape")]
 
 
 def _gwyfile(path: Path) -> list[np.ndarray]:
     import gwyfile
 
     channels = gwyfile.util.get_datafields(gwyfile.load(str(path)))
-    return [np.asarray(field.data) for field in channels.values()]
+    return [read_all(field.data) for field in channels.values()]
 
 
 def _rsciio(path: Path) -> list[np.ndarray]:
     from rsciio.digitalsurf import file_reader
 
-    return [np.asarray(d["data"]) for d in file_reader(str(path))]
+    return [read_all(d["data"]) for d in file_reader(str(path))]
 
 
 def _forget_parsed_axz() -> None:

@@ -17,7 +17,7 @@ import h5py
 import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
-from pycrox._hdf5 import H5_ERRORS, lazy_variable_data, open_file_manager, probe
+from pycrox._hdf5 import H5_ERRORS, has_dataset_with_attrs, lazy_variable_data, open_file_manager, probe
 from pycrox.adapters.nsid import mapping
 from pycrox.adapters.nsid._decode import SignalPlan, group_attrs, signal_plan
 from pycrox.adapters.nsid._values import apply_sidecar, read_attrs, read_sidecar
@@ -41,7 +41,7 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
     return probe(
         filename_or_obj,
         storage_options,
-        lambda root: root.visititems(lambda _, obj: True if is_main(obj) else None),
+        lambda root: has_dataset_with_attrs(root, _MAIN_MARKERS),
     )
 
 

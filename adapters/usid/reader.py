@@ -21,7 +21,7 @@ import numpy as np
 import xarray as xr
 from xarray.backends.locks import HDF5_LOCK
 
-from pycrox._hdf5 import H5_ERRORS, lazy_variable_data, open_file_manager, probe
+from pycrox._hdf5 import H5_ERRORS, has_dataset_with_attrs, lazy_variable_data, open_file_manager, probe
 from pycrox.adapters.usid import _attrs, _be, mapping
 from pycrox.adapters.usid._main import is_claimed_main, read_main
 from pycrox.adapters.usid._pycroscopy import split_legacy_svd, svd_dataset
@@ -45,15 +45,7 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
     return probe(
         filename_or_obj,
         storage_options,
-        lambda root: root.visititems(lambda _, obj: True if _has_references(obj) else None),
-    )
-
-
-def _has_references(obj: Any) -> bool:
-    return (
-        isinstance(obj, h5py.Dataset)
-        and "Position_Indices" in obj.attrs
-        and "Spectroscopic_Indices" in obj.attrs
+        lambda root: has_dataset_with_attrs(root, ("Position_Indices", "Spectroscopic_Indices")),
     )
 
 

@@ -138,6 +138,35 @@ def _comparable_dict(attrs: Mapping) -> dict:
     return {key: comparable(value) for key, value in attrs.items()}
 
 
+def _settle(value: Any) -> Any:
+    """`value` made comparable like `comparable`, but a `MetadataDict` or list is fixed in place.
+
+    For attrs nobody else holds yet (``comparable_attrs(copy=False)``): what `from_array` built is
+    walked, not copied again; plain dicts and tuples inside are replaced by comparable copies.
+    """
+    if isinstance(value, _LEAVES):
+        return value
+    if type(value) is MetadataDict:
+        for key, item in value.items():
+            if not isinstance(item, _LEAVES):
+                settled = _settle(item)
+                if settled is not item:
+                    value[key] = settled  # an existing key: the dict does not change size
+        return value
+    if type(value) is list:
+        for index, item in enumerate(value):
+            if not isinstance(item, _LEAVES):
+                settled = _settle(item)
+                if settled is not item:
+                    value[index] = settled
+        return value
+    return comparable(value)
+
+
+def _settled_dict(attrs: Mapping) -> dict:
+    return {key: _settle(value) for key, value in attrs.items()}
+
+
 def comparable_attrs(obj: T, *, copy: bool = True) -> T:
     """`obj` with every nested dict in its attrs made a `MetadataDict`, so xarray can compare it.
 
@@ -159,16 +188,17 @@ def comparable_attrs(obj: T, *, copy: bool = True) -> T:
         ``xarray.testing.assert_identical`` and every ``combine_attrs`` option.
     """
     out = obj.copy(deep=False) if copy else obj  # a copy has new Variable objects, shared data
+    convert = _comparable_dict if copy else _settled_dict
     if isinstance(out, xr.DataTree):
         for node in out.subtree:
-            node.attrs = _comparable_dict(node.attrs)
+            node.attrs = convert(node.attrs)
             for variable in node.variables.values():  # the copy's own Variable objects
-                variable.attrs = _comparable_dict(variable.attrs)
+                variable.attrs = convert(variable.attrs)
         if copy:
             out.set_close(obj.close)  # copies drop the closers: closing the copy closes what `obj` holds open
         return out
-    out.attrs = _comparable_dict(out.attrs)
+    out.attrs = convert(out.attrs)
     variables = out.coords.variables if isinstance(out, xr.DataArray) else out.variables
     for variable in variables.values():
-        variable.attrs = _comparable_dict(variable.attrs)
+        variable.attrs = convert(variable.attrs)
     return out

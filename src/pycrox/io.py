@@ -15,7 +15,7 @@ import xarray as xr
 
 from pycrox import formats as _formats
 from pycrox import model
-from pycrox.errors import FormatError, PycroxError
+from pycrox.errors import ArgumentError, FormatError, PycroxError
 from pycrox.sources import Source, open_source
 from pycrox.stores import _tree
 
@@ -55,23 +55,39 @@ def detect_format(source: Any, storage_options: dict | None = None) -> str:
     """
     src = open_source(source, storage_options)
     tried = []
-    for name in _formats.names():
-        try:
-            module = _formats.reader(name)
-        except ImportError:
-            continue
-        tried.append(name)
-        if module.guess_can_open(src):
-            return name
+    try:
+        for name in _formats.names():
+            try:
+                module = _formats.reader(name)
+            except ImportError:
+                continue
+            tried.append(name)
+            if module.guess_can_open(src):
+                return name
+    finally:
+        if src._h5 is not None:  # the HDF5 guessers shared one open file
+            from pycrox._hdf5 import release_probe
+
+            release_probe(src)
     raise FormatError(src.name, f"no pycrox reader recognises this file (tried {', '.join(tried)})")
+
+
+def _entry(src: Source, engine: str) -> _formats.Format:
+    """The registry entry of `engine`; an unknown name is an `ArgumentError` naming the file."""
+    try:
+        return _formats.by_name(engine)
+    except ArgumentError as exc:
+        raise ArgumentError(f"{src.name}: {exc}") from None
 
 
 def _read(
     src: Source, engine: str, chunks: Any, storage_options: dict | None, options: dict[str, Any]
 ) -> tuple[xr.DataTree, str | None]:
     """``(tree, kind)``: kind is what a store says it holds, None for files read by a format's reader."""
+    entry = _entry(src, engine)
     _formats.check_options(engine, options)
-    entry = _formats.by_name(engine)
+    if entry.kind != "store" and src.path is not None and src.is_dir():
+        raise FormatError(src.name, f"is a directory; the {engine} reader reads a file")
     if entry.kind == "store":
         return _formats.reader(engine).read_tree(src, chunks=chunks)
     tree = model.comparable_attrs(
@@ -164,7 +180,7 @@ def open(
     else:
         src = open_source(source, storage_options)
         engine = engine or detect_format(src)
-        store = _formats.by_name(engine).kind == "store"
+        store = _entry(src, engine).kind == "store"
         tree, kind = _read(src, engine, chunks if store else None, storage_options, options)
         if kind is not None:
             return _tree.unwrap(tree, kind, group, src.name)
@@ -232,10 +248,10 @@ def to_zarr(
     WriteError
         If the target exists and `mode` is ``"w-"``.
     """
-    from pycrox._names import check_names
+    from pycrox._names import check_write
     from pycrox.stores.zarr.writer import write_zarr
 
-    check_names(obj, "Zarr")
+    check_write(obj, store, "Zarr", mode)
     write_zarr(obj, store, mode=mode, storage_options=storage_options, chunks=chunks)
 
 
@@ -265,10 +281,10 @@ def to_netcdf(
     WriteError
         If the target exists and `mode` is ``"w-"``, or is a directory.
     """
-    from pycrox._names import check_names
+    from pycrox._names import check_write
     from pycrox.stores.netcdf.writer import write_netcdf
 
-    check_names(obj, "netCDF")
+    check_write(obj, path, "netCDF", mode)
     write_netcdf(obj, path, mode=mode, storage_options=storage_options)
 
 

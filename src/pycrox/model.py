@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
+from xarray.indexes import PandasIndex
 
 from pycrox._attrs import MetadataDict, comparable, comparable_attrs
 from pycrox.errors import DimensionError, ModelError
@@ -189,16 +190,27 @@ def coordinate(
     ModelError
         If `dimension_type` is not a `DimensionType` name.
     """
+    attrs = _coordinate_attrs(name, units=units, quantity=quantity, dimension_type=dimension_type)
+    return xr.DataArray(np.asarray(values), dims=(name,), attrs=attrs, name=name)
+
+
+def _coordinate_attrs(
+    name: Hashable,
+    *,
+    units: str = "",
+    quantity: str | None = None,
+    dimension_type: str | DimensionType | None = None,
+) -> dict[str, str]:
+    """The attrs `coordinate` gives a coordinate (same keywords, same defaults and errors)."""
     known_quantity, known_type = DIMENSIONS.get(str(name), ("", DimensionType.UNKNOWN))
     quantity = known_quantity if quantity is None else quantity
     dim_type = _dimension_type(known_type if dimension_type is None else dimension_type)
-    attrs = {
+    return {
         "units": units,
         "quantity": quantity,
         "dimension_type": dim_type,
         "long_name": long_name(quantity, units),
     }
-    return xr.DataArray(np.asarray(values), dims=(name,), attrs=attrs, name=name)
 
 
 def uniform_coordinate(
@@ -384,7 +396,9 @@ def from_array(
     coords : mapping, optional
         ``{dim: values}`` or ``{dim: xarray.DataArray}``; `values` may also be a dict with keys
         ``values``, ``units``, ``quantity``, ``dimension_type``. Dimensions left out get
-        ``arange(n)`` with an empty unit.
+        ``arange(n)`` with an empty unit. Another pycrox signal's ``.coords`` on the same dims
+        are taken as they are, indexes included (readers of many channels on one grid pass the
+        first channel's to the others: the same result, built faster).
     name, title, quantity, units, modality, source : optional
         The model's attrs; `title` defaults to `name` (or ``""``).
     data_type : str or DataType, optional
@@ -414,11 +428,16 @@ def from_array(
     if len(dims) != ndim:
         raise DimensionError(f"from_array: {ndim}-D data but {len(dims)} dims {list(dims)}")
     shape = data.shape if hasattr(data, "shape") else np.shape(data)
-    coords = dict(coords or {})
-    built = {}
-    for axis, dim in enumerate(dims):
-        built[dim] = _build_coordinate(dim, coords.pop(dim, None), shape[axis])
-    extra = dict(coords)
+    ready = _ready_coordinates(coords, dims, shape)
+    if ready is not None:  # e.g. another channel's ``.coords``: used as they are
+        built: Mapping[Hashable, Any] = ready
+        extra: dict[Hashable, Any] = {}
+    else:
+        coords = dict(coords or {})
+        built = {
+            dim: _build_coordinate(dim, coords.pop(dim, None), shape[axis]) for axis, dim in enumerate(dims)
+        }
+        extra = dict(coords)
     dim_types = [built[d].attrs["dimension_type"] for d in dims]
     attrs = {
         "title": title if title is not None else ("" if name is None else str(name)),
@@ -432,7 +451,50 @@ def from_array(
         "original_metadata": comparable(dict(original_metadata or {})),
         "provenance": comparable(dict(provenance or {})),
     }
-    return xr.DataArray(data, dims=dims, coords={**built, **extra}, name=name, attrs=attrs)
+    if ready is not None:
+        return xr.DataArray(data, dims=dims, coords=ready, name=name, attrs=attrs)
+    if extra:  # other coordinates: xarray builds and aligns everything
+        return xr.DataArray(data, dims=dims, coords={**built, **extra}, name=name, attrs=attrs)
+    # dimension coordinates only: their indexes are built here, once each (as xarray's defaults)
+    indexes = {dim: PandasIndex.from_variables({dim: var}, options={}) for dim, var in built.items()}
+    variables = {dim: indexes[dim].create_variables({dim: var})[dim] for dim, var in built.items()}
+    return xr.DataArray(
+        data, dims=dims, coords=xr.Coordinates(variables, indexes=indexes), name=name, attrs=attrs
+    )
+
+
+def _ready_coordinates(
+    coords: Any, dims: tuple[Hashable, ...], shape: tuple[int, ...]
+) -> xr.Coordinates | None:
+    """`coords` itself when it is an `xarray.Coordinates` that `from_array` would build anew unchanged.
+
+    That is: exactly one indexed coordinate per dim, of the data's length, whose attrs are the
+    model's (``coordinate`` gives them). Readers of many channels on one grid pass the first
+    channel's ``.coords`` to the next ones, which saves building the same indexes again.
+    """
+    if not isinstance(coords, xr.Coordinates) or len(coords) != len(dims) or set(coords) != set(dims):
+        return None
+    indexes = coords.xindexes
+    for axis, dim in enumerate(dims):
+        variable = coords.variables[dim]
+        if (
+            variable.dims != (dim,)
+            or variable.shape[0] != shape[axis]
+            or type(indexes.get(dim)) is not PandasIndex
+        ):
+            return None
+        attrs = variable.attrs
+        try:
+            expected = _coordinate_attrs(dim, **{k: attrs[k] for k in _COORD_SPEC_ATTRS if k in attrs})
+        except (ModelError, TypeError):
+            return None
+        if attrs != expected:
+            return None
+    return coords
+
+
+#: attrs of a coordinate that `from_array` keeps from a given ``xarray.DataArray`` coordinate
+_COORD_SPEC_ATTRS = ("units", "quantity", "dimension_type")
 
 
 def _default_dims(ndim: int) -> tuple[str, ...]:
@@ -440,24 +502,24 @@ def _default_dims(ndim: int) -> tuple[str, ...]:
     return defaults.get(ndim, tuple(f"d{i}" for i in range(ndim)))
 
 
-def _build_coordinate(dim: Hashable, spec: Any, size: int) -> xr.DataArray:
+def _build_coordinate(dim: Hashable, spec: Any, size: int) -> xr.Variable:
+    """The variable of dimension coordinate `dim`, with the attrs `coordinate` gives it."""
     if spec is None:
-        coord = coordinate(dim, np.arange(size))
+        values, attrs = np.arange(size), _coordinate_attrs(dim)
     elif isinstance(spec, xr.DataArray):
-        coord = coordinate(
-            dim,
-            spec.values,
-            **{k: spec.attrs[k] for k in ("units", "quantity", "dimension_type") if k in spec.attrs},
-        )
+        values = spec.values
+        attrs = _coordinate_attrs(dim, **{k: spec.attrs[k] for k in _COORD_SPEC_ATTRS if k in spec.attrs})
     elif isinstance(spec, Mapping):
-        coord = coordinate(dim, spec["values"], **{k: v for k, v in spec.items() if k != "values"})
+        values = spec["values"]
+        attrs = _coordinate_attrs(dim, **{k: v for k, v in spec.items() if k != "values"})
     else:
-        coord = coordinate(dim, spec)
-    if coord.size != size or coord.ndim != 1:
+        values, attrs = spec, _coordinate_attrs(dim)
+    values = np.asarray(values)
+    if values.size != size or values.ndim != 1:
         raise DimensionError(
-            f"from_array: coordinate {dim!r} has shape {coord.shape} but the data axis has {size}"
+            f"from_array: coordinate {dim!r} has shape {values.shape} but the data axis has {size}"
         )
-    return coord
+    return xr.Variable((dim,), values, attrs)
 
 
 def validate(obj: xr.DataArray | xr.Dataset | xr.DataTree) -> list[str]:

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import fsspec
 
-from pycrox.errors import FormatError, NotFoundError, WriteError
+from pycrox.errors import ArgumentError, FormatError, NotFoundError, WriteError
 
 #: fsspec block size for remote files: headers and chunks in few, small requests
 REMOTE_BLOCK_SIZE = 256 * 2**10
@@ -68,6 +68,7 @@ class Source:
     _head: bytes | None = field(default=None, repr=False, compare=False)
     _shared: Any = field(default=None, repr=False, compare=False)
     _dir: bool | None = field(default=None, repr=False, compare=False)
+    _h5: Any = field(default=None, repr=False, compare=False)  # see pycrox._hdf5.probe
 
     @property
     def suffix(self) -> str:
@@ -213,7 +214,10 @@ def open_source(obj: Any, storage_options: dict | None = None, *, must_exist: bo
         return Source(name=text, path=path, storage_options=options)
     if isinstance(obj, str):
         if must_exist:
-            fs, path = fsspec.core.url_to_fs(obj, **options)
+            try:
+                fs, path = fsspec.core.url_to_fs(obj, **options)
+            except (ValueError, ImportError) as exc:  # an unknown protocol, or its package is missing
+                raise ArgumentError(f"{redact(obj)}: cannot open this URL: {redact(str(exc))}") from exc
             try:
                 exists = fs.exists(path)
             except Exception as exc:  # credentials, endpoint: say which URL
@@ -333,7 +337,7 @@ def atomic_target(
         has too little free space for `nbytes`, or runs out of space (or quota) while writing.
     """
     if mode not in ("w", "w-"):
-        raise ValueError(f"mode must be 'w' or 'w-', got {mode!r}")
+        raise ArgumentError(f"{target}: mode must be 'w' or 'w-', got {mode!r}")
     if not is_local(target):
         with _remote_target(str(target), mode, storage_options or {}) as remote_tmp:
             yield remote_tmp
@@ -341,6 +345,8 @@ def atomic_target(
     final = Path(os.fspath(target)).expanduser()
     if final.is_symlink():
         final = final.resolve()
+    if not final.parent.is_dir():
+        raise NotFoundError(final, f"cannot be written: its folder {final.parent} does not exist")
     recover(final)
     _check_replaceable(final, mode, store)
     _remove_stale_temporaries(final)

@@ -116,11 +116,11 @@ def _read_nodes(source: Source) -> dict[str, xr.Dataset]:
     for i, element in enumerate(_children(root, "HeightMaps")):
         da = _height_map(source, element, i)
         name = spm.node_name(da.attrs["title"], used, f"map {i}")
-        tree[f"/{name}"] = xr.Dataset({name: da.rename(name)})
+        tree[f"/{name}"] = da.to_dataset(name=name)
     for i, element in enumerate(_children(root, "RenderedSpectra")):
         for da in _spectrum(source, element, i):
             name = spm.node_name(da.attrs["title"], used, f"spectrum {i}")
-            tree[f"/{name}"] = xr.Dataset({name: da.rename(name)})
+            tree[f"/{name}"] = da.to_dataset(name=name)
     if not tree:
         raise FormatError(source.name, "the AXZ document holds no height map and no spectrum")
     document = {

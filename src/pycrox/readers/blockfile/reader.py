@@ -257,7 +257,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
     return xr.DataTree.from_dict(
         {
             "/": xr.Dataset(attrs={"source": "TVIPS blockfile", "file": base_name(source)}),
-            "/diffraction": xr.Dataset({"diffraction": diffraction}),
-            "/virtual_bright_field": xr.Dataset({"virtual_bright_field": vbf}),
+            "/diffraction": diffraction.to_dataset(name="diffraction"),
+            "/virtual_bright_field": vbf.to_dataset(name="virtual_bright_field"),
         }
     )

@@ -70,7 +70,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
     return xr.DataTree.from_dict(
         {
             "/": xr.Dataset(attrs={"source": "Digital Surf", "file": base_name(source)}),
-            f"/{name}": xr.Dataset({name: da.rename(name)}),
+            f"/{name}": da.to_dataset(name=name),
         }
     )
 

@@ -93,7 +93,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
         )
     }
     for name, da in signals.items():
-        tree[f"/{name}"] = xr.Dataset({name: da.rename(name)})
+        tree[f"/{name}"] = da.to_dataset(name=name)
     return xr.DataTree.from_dict(tree)
 
 

@@ -120,7 +120,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
             node = _node_name(plan["group"], nodes)
             if node in _axes.dims_and_coords(_signal_axes(plan), meta_.signal_kind(plan["metadata"]))[0]:
                 node = _node_name(f"{plan['group']}_signal", nodes)  # a variable cannot share a dim's name
-            nodes[f"/{node}"] = xr.Dataset({node: _signal(manager, plan, node, version)})
+            nodes[f"/{node}"] = _signal(manager, plan, node, version).to_dataset(name=node)
     except BaseException as exc:
         if not isinstance(filename_or_obj, h5py.Group):
             manager.close()
@@ -149,10 +149,11 @@ def _plan(group: h5py.Group, version: str, name: str) -> dict[str, Any]:
     meta_key, original_key = (
         ("mapped_parameters", "original_parameters") if old else ("metadata", "original_metadata")
     )
-    metadata = meta_.group_to_dict(group[meta_key]) if isinstance(group.get(meta_key), h5py.Group) else {}
-    original = (
-        meta_.group_to_dict(group[original_key]) if isinstance(group.get(original_key), h5py.Group) else {}
+    children = _children(
+        group, (meta_key, original_key, "attributes", "learning_results", "peak_learning_results")
     )
+    metadata = meta_.group_to_dict(children[meta_key]) if meta_key in children else {}
+    original = meta_.group_to_dict(children[original_key]) if original_key in children else {}
     if old:  # signal type and title under their pre-1.2 names
         if "signal" in metadata:
             metadata.setdefault("Signal", {})["signal_type"] = metadata.pop("signal")
@@ -160,9 +161,7 @@ def _plan(group: h5py.Group, version: str, name: str) -> dict[str, Any]:
             metadata.setdefault("General", {})["title"] = metadata.pop("name")
         if isinstance(metadata.get("TEM"), dict):
             metadata.setdefault("Acquisition_instrument", {})["TEM"] = metadata.pop("TEM")
-    attributes = (
-        meta_.group_to_dict(group["attributes"]) if isinstance(group.get("attributes"), h5py.Group) else {}
-    )
+    attributes = meta_.group_to_dict(children["attributes"]) if "attributes" in children else {}
     dset = group["data"]
     record_by = str(meta_.get_path(metadata, "Signal", "record_by") or "")
     axes = _axes.read_axes(group, dset.shape, record_by, name)
@@ -170,8 +169,8 @@ def _plan(group: h5py.Group, version: str, name: str) -> dict[str, Any]:
     shapes = next((k for k in ("_ragged_shapes_data", "ragged_shapes") if k in group), None)
     extra = {}
     for key in ("learning_results", "peak_learning_results"):
-        if isinstance(group.get(key), h5py.Group):
-            extra[key] = meta_.group_to_dict(group[key])
+        if key in children:
+            extra[key] = meta_.group_to_dict(children[key])
     return {
         "group": group.name,
         "data": dset.name,
@@ -186,6 +185,16 @@ def _plan(group: h5py.Group, version: str, name: str) -> dict[str, Any]:
         "package": {k: _text(v) for k, v in group.attrs.items()},
         "extra": extra,
     }
+
+
+def _children(group: h5py.Group, names: tuple[str, ...]) -> dict[str, h5py.Group]:
+    """The subgroups of `group` among `names`, each looked up once (h5py lookups are slow)."""
+    out = {}
+    for name in names:
+        child = group.get(name)
+        if isinstance(child, h5py.Group):
+            out[name] = child
+    return out
 
 
 def _signal(manager: Any, plan: dict[str, Any], node: str, version: str) -> xr.DataArray:

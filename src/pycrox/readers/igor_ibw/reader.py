@@ -72,7 +72,7 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
     signals = _signals(source, wave, extras)
     tree: dict[str, xr.Dataset] = {"/": xr.Dataset(attrs={"source": "Igor Pro", "file": base_name(source)})}
     for name, da in signals.items():
-        tree[f"/{name}"] = xr.Dataset({name: da})
+        tree[f"/{name}"] = da.to_dataset(name=name)
     return xr.DataTree.from_dict(tree)
 
 
@@ -138,6 +138,7 @@ def _signals(source: Source, wave: dict[str, Any], extras: dict[str, bytes]) -> 
         block_shape = tuple(wave["shape"][:channel_axis][::-1])
         block = math.prod(block_shape) * dtype.itemsize
         out: dict[str, xr.DataArray] = {}
+        grid: Any = {d: coords[d] for d in c_dims[1:]}
         for index in range(wave["shape"][channel_axis]):
             label = channels[index] if index < len(channels) and channels[index] else f"channel_{index}"
             name = _unique(label.replace("/", "_"), out)
@@ -145,12 +146,13 @@ def _signals(source: Source, wave: dict[str, Any], extras: dict[str, bytes]) -> 
             out[name] = model.from_array(
                 data,
                 c_dims[1:],
-                coords={d: coords[d] for d in c_dims[1:]},
+                coords=grid,
                 name=name,
                 title=label,
                 quantity=label,
                 **common,
             )
+            grid = out[name].coords  # every channel has the same grid: its indexes are built once
         return out
     shape = tuple(wave["shape"][::-1])
     name = wave["name"].replace("/", "_") or "wave"

@@ -6,7 +6,6 @@ every other column; each other column (forward, ``[bwd]``, ``[filt]`` ...) is on
 
 from __future__ import annotations
 
-from collections.abc import Hashable
 from typing import Any
 
 import numpy as np
@@ -42,7 +41,7 @@ def read_signals(source: Source) -> tuple[dict[str, xr.DataArray], dict[str, Any
     table = _table(source, lines[1] if len(lines) > 1 else "", len(columns))
     sweep_name, sweep_unit = split_label(columns[0])
     dim = _SWEEP_DIMS.get(sweep_unit, "sweep")
-    coords: dict[Hashable, Any] = {
+    coords: Any = {
         dim: {
             "values": table[:, 0],
             "units": sweep_unit,
@@ -72,6 +71,7 @@ def read_signals(source: Source) -> tuple[dict[str, xr.DataArray], dict[str, Any
             data_type="SPECTRUM",
             **common,
         )
+        coords = signals[name].coords  # every column has the same sweep: its index is built once
     return signals, header
 
 

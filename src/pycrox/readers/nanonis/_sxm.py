@@ -73,7 +73,7 @@ def read_signals(source: Source) -> tuple[dict[str, xr.DataArray], dict[str, Any
     if not isinstance(table, dict) or "Name" not in table:
         raise FormatError(source.name, "the header has no :DATA_INFO: channel table", where="header")
     names, units, directions = (_as_list(table.get(c, "")) for c in ("Name", "Unit", "Direction"))
-    coords = _coords(header, nx, ny)
+    coords: Any = _coords(header, nx, ny)
     common: dict[str, Any] = {
         "source": "Nanonis",
         "metadata": metadata(header),
@@ -96,6 +96,7 @@ def read_signals(source: Source) -> tuple[dict[str, xr.DataArray], dict[str, Any
                 units=values.unit_spelling(unit),
                 **common,
             )
+            coords = signals[title].coords  # every channel has the same grid: its indexes are built once
     return signals, header
 
 

@@ -107,9 +107,9 @@ def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> x
             .strip("\x00")
         )
     name = _node_name(source)
-    nodes = {f"/{name}": xr.Dataset({name: _spectra(source, table, header, original, name)})}
+    nodes = {f"/{name}": _spectra(source, table, header, original, name).to_dataset(name=name)}
     if "WHTL_0" in table:
-        nodes["/white_light"] = xr.Dataset({"white_light": _white_light(source, table, original)})
+        nodes["/white_light"] = _white_light(source, table, original).to_dataset(name="white_light")
     root = xr.Dataset(
         attrs={
             "source": f"Renishaw WiRE {header['app_version'].replace('-', '.')}",
