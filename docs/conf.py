@@ -13,7 +13,7 @@ copyright = "2026, The pycrox developers"
 version = release = pycrox.__version__
 
 extensions = [
-    "myst_parser",
+    "myst_nb",  # MyST markdown pages (myst-parser) and executed MyST notebooks (docs/notebooks/)
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
@@ -21,7 +21,7 @@ extensions = [
     "sphinx_autosummary_accessors",
     "sphinx_gallery.gen_gallery",
 ]
-source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
+source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
 templates_path = ["_templates", sphinx_autosummary_accessors.templates_path]
 exclude_patterns = [
     "_build",
@@ -40,6 +40,15 @@ napoleon_use_rtype = False
 myst_heading_anchors = 3
 suppress_warnings = ["myst.xref_missing", "myst.header"]
 nitpicky = False
+
+# MyST notebooks: a .md page with a ``kernelspec`` in its front matter is a notebook, run afresh at
+# every build by the docs venv's kernel; an error in a cell fails the build (other .md pages are text)
+nb_execution_mode = "force"
+nb_execution_timeout = 120
+nb_execution_raise_on_error = True
+nb_execution_show_tb = True
+nb_kernel_rgx_aliases = {".*": "python3"}
+nb_merge_streams = True
 
 html_theme = "pydata_sphinx_theme"
 html_title = "pycrox"

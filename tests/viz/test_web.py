@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -328,45 +327,6 @@ def test_page_stack_slider(browser):
 
 
 # -- S3: only the chunks a picture needs ---------------------------------------------------------------
-
-
-class _CountingApp:
-    """A WSGI wrapper that records the path of every GET."""
-
-    def __init__(self, app):
-        self.app, self.lock, self.paths = app, threading.Lock(), []
-
-    def __call__(self, environ, start_response):
-        if environ["REQUEST_METHOD"] == "GET":
-            with self.lock:
-                self.paths.append(environ.get("PATH_INFO", ""))
-        return self.app(environ, start_response)
-
-
-@pytest.fixture(scope="module")
-def counting_s3():
-    """A moto S3 server on a free loopback port whose GETs are counted: ``(storage_options, app)``."""
-    pytest.importorskip("s3fs")
-    moto_server = pytest.importorskip("moto.server")
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-    from werkzeug.serving import make_server
-
-    keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="pycrox-test", AWS_SECRET_ACCESS_KEY="pycrox-test", AWS_DEFAULT_REGION="us-east-1"
-    )
-    app = _CountingApp(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    assert moto_server  # the import above is what makes the backends available
-    yield {"client_kwargs": {"endpoint_url": f"http://127.0.0.1:{server.server_port}"}}, app
-    server.shutdown()
-    for key, value in old.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def test_page_reads_only_needed_chunks_from_s3(browser, counting_s3):

@@ -9,6 +9,7 @@ the viewer exactly as the mouse does. Only the part of a lazy signal a picture n
 from __future__ import annotations
 
 from collections.abc import Hashable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,16 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     except ImportError:  # pragma: no cover - pyplot is part of matplotlib
         return Figure(figsize=figsize)
     return pyplot.figure(figsize=figsize)
+
+
+_READER: list[ThreadPoolExecutor] = []
+
+
+def _reader() -> ThreadPoolExecutor:
+    """One background thread that reads a viewer's first picture while its figure is built."""
+    if not _READER:
+        _READER.append(ThreadPoolExecutor(1, thread_name_prefix="pycrox-explore"))
+    return _READER[0]
 
 
 def _values(da: xr.DataArray) -> np.ndarray:
@@ -95,10 +106,16 @@ class Explorer:
             )
         self.shown: xr.DataArray | None = None
         self.position: tuple[int, int] | None = None
-        self.figure = _figure((10.0, 4.2) if kind in ("spectrum_image", "4d", "fit") else (5.5, 4.6))
-        self._widgets: list[Any] = []
         self._start = self._stop = 0
         self._detector: tuple[slice, slice] | None = None
+        pending: Future[np.ndarray] | None = None
+        if kind in ("spectrum_image", "4d"):  # read the navigator while the figure is being built
+            if kind == "spectrum_image":
+                size = self.da.sizes[self.roles.signal[0]]
+                self._start, self._stop = channel_window(size, *(window or (None, None)))
+            pending = _reader().submit(self._navigator)
+        self.figure = _figure((10.0, 4.2) if kind in ("spectrum_image", "4d", "fit") else (5.5, 4.6))
+        self._widgets: list[Any] = []
         if kind == "line":
             ax = self.figure.add_subplot()
             self._line_axes = ax
@@ -121,10 +138,8 @@ class Explorer:
             self._slider = Slider(slider_axes, str(self.roles.signal[0]), 0, frames - 1, valinit=0, valstep=1)
             self._slider.on_changed(lambda value: self.set_frame(int(value)))
             self._widgets.append(self._slider)
-        elif kind == "spectrum_image":
-            channel = self.roles.signal[0]
-            self._start, self._stop = channel_window(self.da.sizes[channel], *(window or (None, None)))
-            self.image = self._navigator()
+        elif kind == "spectrum_image" and pending is not None:
+            self.image = pending.result()
             self._draw_image(self._window_title())
             self._line_axes = self.figure.add_subplot(1, 2, 2)
             first = self.da.isel(dict.fromkeys(self.roles.navigation, 0))
@@ -149,8 +164,8 @@ class Explorer:
                 interactive=False,
             )
             self._widgets += [span, region]
-        elif kind == "4d":
-            self.image = self._navigator()
+        elif kind == "4d" and pending is not None:
+            self.image = pending.result()
             self._draw_image("Σ pattern")
             self._pattern_axes = self.figure.add_subplot(1, 2, 2)
             rows, columns = self.roles.signal
