@@ -6,13 +6,17 @@ as the 3DS format lays it out) and, with the file in the page cache (hot cache),
 of interleaved runs:
 
 * opening without reading (``pycrox.open_tree``; target < 0.2 s),
-* opening and reading every channel (pycrox, native byte order; one pass per channel by default,
-  one pass for all with ``read_together=True``) against ``numpy.fromfile`` of the whole data block
-  (target: pycrox at >= 0.8x numpy's speed), and SciFiReaders' ``Nanonis3dsReader``
-  (once, at a reduced size: it reads the grid point by point), and reading a single channel,
+* opening and reading every channel in turn (``.values`` of each node of ``pycrox.open_tree``,
+  native byte order) with the default options (the first whole-channel read fills the other
+  channels in the same pass and parks them), with ``read_together=True`` (the same, unbounded) and
+  with ``read_together=False`` (one pass per channel), against ``numpy.fromfile`` of the whole
+  data block (target: pycrox, default options, at >= 0.8x numpy's speed), and SciFiReaders'
+  ``Nanonis3dsReader`` (once, at a reduced size: it reads the grid point by point),
+* reading one channel, one sweep value of one channel and one grid point (parts read only what
+  they cover),
 
 and, each in a fresh process, the peak resident memory above the baseline while reading
-(target: pycrox <= 1.1x the data).
+everything (target: pycrox <= 1.1x the data).
 
 Part 2, the corpus: open + read of every file of ``../shared/data/vendor/{igor_ibw,nanonis,
 bruker_afm}`` with pycrox, SciFiReaders and igor2 (interleaved medians, ratios reference/pycrox),
@@ -27,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import mmap
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,10 +91,16 @@ def _pycrox_read(path: Path, **options: Any) -> list[np.ndarray]:
     return [np.asarray(da.values) for da in model.signal_nodes(tree).values()]
 
 
-def _pycrox_one_channel(path: Path) -> np.ndarray:
+def _pycrox_one_channel(path: Path, **options: Any) -> np.ndarray:
     import pycrox
 
-    return pycrox.open(path, group="LockinX").values
+    return pycrox.open(path, group="LockinX", **options).values
+
+
+def _pycrox_part(path: Path, **index: Any) -> np.ndarray:
+    import pycrox
+
+    return pycrox.open(path, group="LockinX").isel(index).values
 
 
 def _scifi(kind: str, path: Path) -> list[np.ndarray]:
@@ -114,16 +126,23 @@ def grid_part(folder: Path, gib: float, runs: int) -> dict[str, Any]:
         "pycrox open": lambda: pycrox.open_tree(path),
         "pycrox open+read": lambda: _pycrox_read(path),
         "pycrox open+read, read_together=True": lambda: _pycrox_read(path, read_together=True),
+        "pycrox open+read, read_together=False": lambda: _pycrox_read(path, read_together=False),
         "pycrox open+read one channel": lambda: _pycrox_one_channel(path),
+        "pycrox one channel, read_together=False": lambda: _pycrox_one_channel(path, read_together=False),
+        "pycrox one sweep value of one channel": lambda: _pycrox_part(path, bias=POINTS // 2),
+        "pycrox one grid point of one channel": lambda: _pycrox_part(path, y=NY // 2, x=7),
         "numpy.fromfile (>f4)": lambda: np.fromfile(path, ">f4", offset=offset),
     }
-    times = interleaved(cases, runs)
+    cpu: dict[str, list[float]] = {}
+    times = interleaved({name: _cpu_timed(name, case, cpu) for name, case in cases.items()}, runs)
+    for name, samples in cpu.items():  # the first call of each case is interleaved's untimed warm-up
+        times[name]["cpu_median_s"] = statistics.median(samples[1:] or samples)
     small_cases = {
         "pycrox open+read (1/64 size)": lambda: _pycrox_read(small),
         "SciFiReaders Nanonis3dsReader (1/64 size)": lambda: _scifi("Nanonis3dsReader", small),
     }
     times |= interleaved(small_cases, runs, once=["SciFiReaders Nanonis3dsReader (1/64 size)"])
-    memory = {name: _child_rss(name, path, offset) for name in ("pycrox", "pycrox read_together", "numpy")}
+    memory = {name: _child_rss(name, path, offset) for name in _RSS_CASES}
     channel_bytes = CHANNELS * POINTS * 4 * (data_bytes // ((PARAMS + CHANNELS * POINTS) * 4))
     return {
         "file_bytes": path.stat().st_size,
@@ -131,6 +150,26 @@ def grid_part(folder: Path, gib: float, runs: int) -> dict[str, Any]:
         "times": times,
         "memory": memory,
     }
+
+
+def _cpu_timed(name: str, case: Callable[[], Any], into: dict[str, list[float]]) -> Callable[[], Any]:
+    """`case`, also recording its process CPU time (less disturbed than wall time by other load)."""
+
+    def run() -> Any:
+        start = time.process_time()
+        result = case()
+        into.setdefault(name, []).append(time.process_time() - start)
+        return result
+
+    return run
+
+
+_RSS_CASES: dict[str, Callable[[Path, int], Callable[[], Any]]] = {
+    "pycrox (default options)": lambda path, offset: lambda: _pycrox_read(path),
+    "pycrox read_together=True": lambda path, offset: lambda: _pycrox_read(path, read_together=True),
+    "pycrox read_together=False": lambda path, offset: lambda: _pycrox_read(path, read_together=False),
+    "numpy": lambda path, offset: lambda: np.fromfile(path, ">f4", offset=offset),
+}
 
 
 def _child_rss(name: str, path: Path, offset: int) -> dict[str, Any]:
@@ -150,11 +189,7 @@ def rss_child(name: str, path: Path, offset: int) -> None:
         build_grid(Path(scratch) / "tiny.3ds", 2**-14, ny=2)
         _pycrox_read(Path(scratch) / "tiny.3ds")
 
-    case = (
-        (lambda: _pycrox_read(path))
-        if name == "pycrox"
-        else (lambda: np.fromfile(path, ">f4", offset=offset))
-    )
+    case = _RSS_CASES[name](path, offset)
     result: dict[str, Any] = {}
 
     def run() -> Any:
@@ -171,18 +206,34 @@ def rss_child(name: str, path: Path, offset: int) -> None:
 # ----------------------------------------------------------------------------------- the corpus
 
 
+def read_all(arrays: list[Any]) -> list[np.ndarray]:
+    """Every array in memory: memory-mapped ones (at any depth of ``.base``) are copied, lazy ones computed.
+
+    Applied to the output of every reader of the corpus part, so that no case is timed without
+    reading its bytes (a ``numpy.memmap`` passes ``numpy.asarray`` unread).
+    """
+    out = []
+    for array in arrays:
+        values = np.asarray(array)
+        base: Any = values
+        while base is not None and not isinstance(base, mmap.mmap | np.memmap):
+            base = getattr(base, "base", None)
+        out.append(values if base is None else np.array(values, copy=True))
+    return out
+
+
 def corpus_cases(path: Path) -> dict[str, Callable[[], Any]]:
     suffix = path.suffix.lower()
-    cases: dict[str, Callable[[], Any]] = {"pycrox": lambda: _pycrox_read(path)}
+    cases: dict[str, Callable[[], Any]] = {"pycrox": lambda: read_all(_pycrox_read(path))}
     scifi = {
         ".ibw": "IgorIBWReader",
         ".sxm": "NanonisSXMReader",
         ".dat": "NanonisDatReader",
         ".3ds": "Nanonis3dsReader",
     }.get(suffix, "BrukerAFMReader")
-    cases["SciFiReaders"] = lambda: _scifi(scifi, path)
+    cases["SciFiReaders"] = lambda: read_all(_scifi(scifi, path))
     if suffix == ".ibw":
-        cases["igor2"] = lambda: _igor2(path)
+        cases["igor2"] = lambda: read_all([_igor2(path)])
     return cases
 
 
@@ -268,7 +319,17 @@ def report(grid: dict[str, Any] | None, corpus: dict[str, Any] | None) -> list[s
         together = (
             t["numpy.fromfile (>f4)"]["median_s"] / t["pycrox open+read, read_together=True"]["median_s"]
         )
+        lines.append(f"    min-max over runs: {_ratio(t['numpy.fromfile (>f4)'], t['pycrox open+read'])}")
+        fastest = t["numpy.fromfile (>f4)"]["min_s"] / t["pycrox open+read"]["min_s"]
+        lines.append(f"    fastest run against fastest run (least disturbed by load): {fastest:.2f}x")
+        cpu = t["numpy.fromfile (>f4)"]["cpu_median_s"] / t["pycrox open+read"]["cpu_median_s"]
+        lines.append(
+            f"    median process CPU time: numpy {t['numpy.fromfile (>f4)']['cpu_median_s'] * 1e3:.0f} ms, "
+            f"pycrox {t['pycrox open+read']['cpu_median_s'] * 1e3:.0f} ms: {cpu:.2f}x"
+        )
         lines.append(f"  the same with read_together=True: {together:.2f}x")
+        apart = t["numpy.fromfile (>f4)"]["median_s"] / t["pycrox open+read, read_together=False"]["median_s"]
+        lines.append(f"  the same with read_together=False (one pass per channel): {apart:.2f}x")
         one = t["numpy.fromfile (>f4)"]["median_s"] / t["pycrox open+read one channel"]["median_s"]
         lines.append(
             f"  one channel of {CHANNELS} with pycrox vs the whole file with numpy: {one:.2f}x as fast"

@@ -82,8 +82,9 @@ class TreeBackendEntrypoint(BackendEntrypoint):
     ) -> xr.Dataset:
         """One signal of the file as a Dataset (``group=`` names its node)."""
         tree = self._read_tree(filename_or_obj, storage_options, options)
-        ds = signal_dataset(tree, group, str(filename_or_obj))
-        return ds.drop_vars(list(drop_variables or []))
+        ds = signal_dataset(tree, group, str(filename_or_obj)).drop_vars(list(drop_variables or []))
+        ds.set_close(tree.close)  # closing the dataset closes what the reader's tree holds
+        return ds
 
     def open_datatree(  # type: ignore[override]
         self,

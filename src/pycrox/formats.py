@@ -197,8 +197,9 @@ FORMATS: tuple[Format, ...] = (
         "NanonisBackendEntrypoint",
         eager=(".dat",),
         options={
-            "read_together": "3DS grids: read every channel in one pass on the first whole-channel read and keep "
-            "the others until read (default False: one channel at a time)",
+            "read_together": "3DS grids: which other channels a whole-channel read fills in the same pass and "
+            "keeps until read once or closed (default None: those not read yet, up to 1 GiB; True: all; "
+            "False: none)",
         },
     ),
     _vendor(

@@ -79,18 +79,48 @@ def test_force_curve_values_follow_the_header_by_hand(bruker_dir):
         "Height Sensor retract",
     ]
     path = bruker_dir / FORCE
+    # force channels scale by the hard scale (V/LSB), not the soft value (a display range):
     # \@4:Z scale: V [Sens. DeflSens] (0.0003750000 V/LSB) 2.500000 V   and   \@Sens. DeflSens: V 72.76923 nm/V
-    deflection = _counts(path, 40960, 1024) * 2.5 / 65536 * 72.76923
+    deflection = _counts(path, 40960, 1024) * 0.000375 * 72.76923
     np.testing.assert_allclose(signals["Deflection Error extend"].values, deflection[:512], rtol=1e-12)
     np.testing.assert_allclose(signals["Deflection Error retract"].values, deflection[512:], rtol=1e-12)
     # \@4:Z scale: V [Sens. ZsensSens] (0.0003750000 V/LSB) 5.119550 V   and   \@Sens. ZsensSens: V 960.1708 nm/V
-    height = _counts(path, 43008, 1024) * 5.119550 / 65536 * 960.1708
+    height = _counts(path, 43008, 1024) * 0.000375 * 960.1708
     np.testing.assert_allclose(signals["Height Sensor retract"].values, height[512:], rtol=1e-12)
     assert signals["Height Sensor extend"].attrs["units"] == "nm"
     assert signals["Height Sensor extend"].attrs["metadata"]["spring_constant"] == {
         "value": 0.0677954,
         "units": "N/m",
     }
+
+
+def test_force_curve_z_ramp_follows_the_header_by_hand(bruker_dir):
+    signals = _signals(bruker_dir / FORCE)
+    # \@4:Ramp size: V [Sens. Zsens] (0.004780209 V/LSB) 16.72241 V   and   \@Sens. Zsens: V 35.88000 nm/V
+    ramp_m = 16.72241 * 35.88 * 1e-9  # 600.0 nm
+    # Samps/line: 512 512; both segments stored from the turnaround outwards, z from the retracted end
+    expected = (511 - np.arange(512)) * ramp_m / 512
+    for name, da in signals.items():
+        assert da.dims == ("z",), name
+        np.testing.assert_allclose(da.z.values, expected, rtol=1e-12)
+        assert da.z.attrs["units"] == "m"
+        assert da.z.attrs["dimension_type"] == "SPECTRAL"
+
+
+def test_force_curve_scales_agree_with_each_other(bruker_dir):
+    """The hard-scale calibration and the ramp are consistent with what the file itself measured."""
+    signals = _signals(bruker_dir / FORCE)
+    # the Z sensor (measured in nm) follows the computed piezo ramp (m) with slope ~1 ...
+    extend = signals["Height Sensor extend"]
+    slope = np.polyfit(extend.z.values * 1e9, extend.values, 1)[0]
+    assert 0.95 < slope < 1.05
+    # ... and spans the 600 nm ramp (the soft-value scaling would give ~123 nm)
+    assert 570 < float(np.ptp(extend.values)) < 630
+    # the extend stops where the relative trigger fires: deflection rises ~ \@4:Trig threshold Deflection
+    # (0.2061311 V) x DeflSens (72.76923 nm/V) = 15.0 nm above its far-from-surface baseline
+    deflection = signals["Deflection Error extend"].values
+    rise = deflection[0] - np.median(deflection[-100:])
+    assert rise == pytest.approx(0.2061311 * 72.76923, rel=0.1)
 
 
 def test_header_is_kept_whole(bruker_dir):
@@ -164,6 +194,58 @@ def test_synthetic_image_scaling(tmp_path, bpp):
     np.testing.assert_allclose(da.y.values, 250 / 3 * np.arange(3))
     assert da.x.attrs["units"] == "nm"
     assert da.attrs["metadata"]["scan_rate"] == {"value": 1.5, "units": "Hz"}
+
+
+def _force_file(ramp_lines: list[str], counts: np.ndarray) -> bytes:
+    """A minimal force file: one channel of extend + retract counts, the ramp as `ramp_lines` say."""
+    n = counts.size // 2
+    lines = [
+        "\\*Force file list",
+        "\\Version: 0x09200000",
+        "\\Data length: 4096",
+        "\\*Scanner list",
+        "\\@Sens. Zsens: V 20.00000 nm/V",
+        "\\*Ciao scan list",
+        "\\@Sens. DeflSens: V 50.00000 nm/V",
+        "\\*Ciao force list",
+        f"\\Samps/line: {n} {n}",
+        *[line for line in ramp_lines if "Zsweep" in line or "scan size" in line],
+        "\\*Ciao force image list",
+        "\\Data offset: 4096",
+        f"\\Data length: {counts.size * 2}",
+        "\\Bytes/pixel: 2",
+        f"\\Samps/line: {n} {n}",
+        '\\@4:Image Data: S [DeflectionError] "Deflection Error"',
+        "\\@4:Z scale: V [Sens. DeflSens] (0.0005000000 V/LSB) 2.000000 V",
+        *[line for line in ramp_lines if "Zsweep" not in line and "scan size" not in line],
+        "\\*File list end",
+    ]
+    head = "\r\n".join(lines).encode("latin-1").ljust(4096, b"\x1a")
+    return head + counts.astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("ramp_lines", "ramp_nm"),
+    [
+        (["\\@4:Ramp size: V [Sens. Zsens] (0.0047 V/LSB) 5.000000 V"], 100.0),  # the channel's own field
+        (["\\@4:Ramp size Zsweep: V [Sens. Zsens] (0.0047 V/LSB) 2.500000 V"], 50.0),  # the force list's
+        (["\\@Z scan size: V [Sens. Zsens] (0.0067 V/LSB) 1.000000 V"], 20.0),  # older files
+        ([], None),  # no ramp: the sample index
+    ],
+)
+def test_synthetic_force_curve(tmp_path, ramp_lines, ramp_nm):
+    counts = np.arange(-8, 8) * 100
+    path = tmp_path / "f.001"
+    path.write_bytes(_force_file(ramp_lines, counts))
+    signals = _signals(path)
+    assert list(signals) == ["Deflection Error extend", "Deflection Error retract"]
+    retract = signals["Deflection Error retract"]
+    np.testing.assert_allclose(retract.values, counts[8:] * 0.0005 * 50.0, rtol=1e-12)
+    if ramp_nm is None:
+        assert retract.dims == ("sample",)
+        np.testing.assert_array_equal(retract.sample.values, np.arange(8))
+    else:
+        np.testing.assert_allclose(retract.z.values, (7 - np.arange(8)) * ramp_nm * 1e-9 / 8, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- bad input

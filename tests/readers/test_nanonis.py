@@ -205,6 +205,123 @@ def test_grid_read_together_makes_one_pass(tmp_path):
     np.testing.assert_array_equal(again, record[1:3, :, 4:12])
 
 
+def _grid_file(da: xr.DataArray):
+    """The `GridFile` behind a grid channel (or parameter coordinate)."""
+    array = da.variable._data
+    while hasattr(array, "array"):
+        array = array.array
+    return array.grid
+
+
+def test_grid_default_reads_every_channel_in_one_pass(tmp_path):
+    record = _grid(tmp_path / "g.3ds", nx=6, ny=5, points=8, channels=3)
+    counting = CountingFile.of(tmp_path / "g.3ds")
+    tree = nanonis.read_tree(counting)  # default options
+    counting.reset()
+    values = [tree[name][name].values for name in ("Ch0", "Ch1", "Ch2")]  # each channel in turn
+    assert counting.bytes_read() == 6 * 5 * (4 + 3 * 8) * 4  # the grid once, not once per channel
+    for index, got in enumerate(values):
+        np.testing.assert_array_equal(got, record[..., 4 + index * 8 : 4 + (index + 1) * 8])
+    assert _grid_file(tree["Ch0"]["Ch0"]).parked == ()  # every parked channel was handed out
+
+
+def test_grid_parked_channels_are_handed_out_once(tmp_path):
+    record = _grid(tmp_path / "g.3ds", nx=4, ny=3, points=5, channels=3)
+    counting = CountingFile.of(tmp_path / "g.3ds")
+    tree = nanonis.read_tree(counting)
+    grid = _grid_file(tree["Ch0"]["Ch0"])
+    _ = tree["Ch0"]["Ch0"].values
+    assert grid.parked == (1, 2)
+    _ = tree["Ch1"]["Ch1"].values
+    assert grid.parked == (2,)
+    counting.reset()
+    again = tree["Ch1"]["Ch1"].values  # handed out already: read from the file again (parks nothing new)
+    assert counting.bytes_read() == 4 * 3 * (4 + 3 * 5) * 4
+    np.testing.assert_array_equal(again, record[..., 9:14])
+    assert grid.parked == (2,)
+
+
+@pytest.mark.parametrize("how", ["tree", "node", "open_dataset"])
+def test_grid_close_drops_parked_channels(tmp_path, how):
+    import gc
+
+    _grid(tmp_path / "g.3ds", nx=4, ny=3, points=5, channels=3)
+    gc.disable()  # open_dataset's tree is garbage already: keep it (and its channels) until closed
+    try:
+        if how == "open_dataset":
+            obj = xr.open_dataset(tmp_path / "g.3ds", engine=NanonisBackendEntrypoint, group="Ch0")
+            da = obj["Ch0"]
+        else:
+            tree = pycrox.open_tree(tmp_path / "g.3ds")
+            obj, da = (tree if how == "tree" else tree["Ch2"]), tree["Ch0"]["Ch0"]
+        grid = _grid_file(da)
+        _ = da.values
+        assert grid.parked == (1, 2)  # the other channels, not collected yet
+        obj.close()
+        assert grid.parked == ()
+    finally:
+        gc.enable()
+
+
+def test_grid_parks_only_channels_someone_can_still_read(tmp_path):
+    import gc
+
+    _grid(tmp_path / "g.3ds", nx=4, ny=3, points=5, channels=3)
+    da = pycrox.open(tmp_path / "g.3ds", group="Ch1")  # the tree and its other channels are dropped
+    gc.collect()
+    grid = _grid_file(da)
+    _ = da.values
+    assert grid.parked == ()  # nothing parked for channels nobody holds
+    tree = pycrox.open_tree(tmp_path / "g.3ds")
+    _ = tree["Ch0"]["Ch0"].values
+    grid = _grid_file(tree["Ch0"]["Ch0"])
+    assert grid.parked == (1, 2)
+    del tree["Ch2"]  # dropping a node drops what was parked for it
+    gc.collect()
+    assert grid.parked == (1,)
+
+
+def test_grid_parking_is_bounded(tmp_path, monkeypatch):
+    from pycrox.readers.nanonis import _strided
+
+    _grid(tmp_path / "g.3ds", nx=4, ny=3, points=5, channels=4)
+    channel_bytes = 4 * 3 * 5 * 4
+    monkeypatch.setattr(_strided, "PARK_BYTES", 2 * channel_bytes)
+    for option, parked in [(None, (1, 2)), (True, (1, 2, 3)), (False, ())]:
+        tree = pycrox.open_tree(tmp_path / "g.3ds", read_together=option)
+        _ = tree["Ch0"]["Ch0"].values
+        assert _grid_file(tree["Ch0"]["Ch0"]).parked == parked, option
+
+
+def test_grid_parts_read_only_what_they_cover(tmp_path):
+    record = _grid(tmp_path / "g.3ds", nx=6, ny=5, points=8, channels=2)
+    counting = CountingFile.of(tmp_path / "g.3ds")
+    tree = nanonis.read_tree(counting)
+    da = tree["Ch1"]["Ch1"]
+    record_bytes = (4 + 2 * 8) * 4
+    counting.reset()
+    np.testing.assert_array_equal(da[2, 3].values, record[2, 3, 12:20])  # one point: one record
+    assert counting.bytes_read() == record_bytes
+    counting.reset()
+    np.testing.assert_array_equal(da[4, 1:5:2, 3].values, record[4, 1:5:2, 15])  # points of one row
+    assert counting.bytes_read() == 3 * record_bytes
+    assert _grid_file(da).parked == ()  # parts never park
+
+
+def test_grid_parameters_are_read_on_first_use_once(tmp_path):
+    record = _grid(tmp_path / "g.3ds", nx=6, ny=5, points=8, channels=2)
+    counting = CountingFile.of(tmp_path / "g.3ds")
+    tree = nanonis.read_tree(counting)
+    header_bytes = len((tmp_path / "g.3ds").read_bytes()) - record.nbytes
+    assert counting.bytes_read() < 2 * header_bytes + 2 * 2**20  # the header and the first record
+    da = tree["Ch0"]["Ch0"]
+    counting.reset()
+    np.testing.assert_array_equal(da.point_x.values, record[..., 2])
+    np.testing.assert_array_equal(tree["Ch1"]["Ch1"].sweep_end.values, record[..., 1])
+    assert counting.bytes_read() == record.nbytes  # one pass for every parameter of every channel
+    assert da.point_x.dtype == np.dtype("float32")
+
+
 def test_grid_read_together_is_an_engine_option_and_pickles(tmp_path):
     import pickle
 

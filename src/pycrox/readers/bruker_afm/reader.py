@@ -8,8 +8,11 @@ and calibration. Values are little-endian integers, scaled as Bruker and pySPM d
 
 where ``Z scale`` is the channel's ``@<n>:Z scale`` field (volts) and the sensitivity is the
 ``@Sens. ...`` field it names in brackets (``nm/V`` for heights: values in nm; none: values in V).
-Images are ``(y, x)`` in file order; a force curve is one signal per channel and segment
-(``extend``, ``retract``) along ``sample``.
+Images are ``(y, x)`` in file order. A force curve is one signal per channel and segment
+(``extend``, ``retract``) along ``z``, the Z piezo ramp in m (`ramp_size`, `ramp_positions`);
+force-curve values use the ``Z scale`` hard scale (V/LSB) instead of the soft value::
+
+    value = counts * (Z scale hard scale, V/LSB) * (sensitivity soft value)
 """
 
 from __future__ import annotations
@@ -105,13 +108,22 @@ def _as_list(item: Any) -> list[dict[str, str]]:
     return [] if item is None else item if isinstance(item, list) else [item]
 
 
-def _scale(sections: dict[str, Any], section: dict[str, str], source: Source, bpp: int) -> tuple[float, str]:
-    """Counts -> physical: ``Z scale / 256**bpp * sensitivity``, and the unit."""
+def _scale(
+    sections: dict[str, Any], section: dict[str, str], source: Source, bpp: int, *, hard: bool = False
+) -> tuple[float, str]:
+    """Counts -> physical, and the unit.
+
+    Images: ``Z scale soft value / 256**bpp * sensitivity``. Force curves (`hard`): ``Z scale hard
+    scale (V/LSB) * sensitivity`` (the soft value of a force channel is its display range).
+    """
     found = _header.find(section, "Z scale")
     zscale = _header.field(found[1]) if found else None
     if zscale is None or zscale.value is None:
         raise FormatError(source.name, "a data block has no '@<n>:Z scale' calibration", where="header")
-    factor, unit = zscale.value / 256.0**bpp, zscale.unit or "V"
+    if hard and zscale.hard is not None:
+        factor, unit = zscale.hard, zscale.hard_unit.split("/")[0] or "V"
+    else:
+        factor, unit = zscale.value / 256.0**bpp, zscale.unit or "V"
     sens = _header.sensitivity(sections, zscale.ref) if zscale.ref else None
     if sens is not None and sens.value is not None:
         factor *= sens.value
@@ -191,17 +203,23 @@ def _force(
 ) -> dict[str, xr.DataArray]:
     offset, length, bpp = _block(source, section, f"force channel {index}")
     counts = [int(n) for n in _header.get(section, "Samps/line").split() if n.isdigit()] or [length // bpp]
-    factor, unit = _scale(sections, section, source, bpp)
+    factor, unit = _scale(sections, section, source, bpp, hard=True)
+    ramp = ramp_size(sections, section)
     title = _channel(section)
     out = {}
     for segment, n in zip(("extend", "retract"), counts, strict=False):
         data = lazy_native(RawArray(source, offset, f"<i{bpp}", (n,)), scale=factor)
         offset += n * bpp
         name = f"{title} {segment}"
+        dim, coord = (
+            ("sample", {"values": np.arange(n), "units": ""})
+            if ramp is None
+            else ("z", {"values": ramp_positions(ramp, n), **_Z_COORD})
+        )
         out[name] = model.from_array(
             data,
-            ("sample",),
-            coords={"sample": {"values": np.arange(n), "units": ""}},
+            (dim,),
+            coords={dim: coord},
             name=name,
             title=name,
             quantity=title,
@@ -210,6 +228,47 @@ def _force(
             **_common(sections, section),
         )
     return out
+
+
+_Z_COORD = {"units": "m", "quantity": "Length", "dimension_type": "SPECTRAL"}
+
+
+def ramp_size(sections: dict[str, Any], section: dict[str, str]) -> float | None:
+    r"""The Z piezo ramp of a force curve in metres, or None when the header does not give it.
+
+    The ramp is the channel's ``\@4:Ramp size`` (else the force list's ``\@4:Ramp size Zsweep``,
+    else its ``\@Z scan size``) soft value in V times the sensitivity its brackets name
+    (``\@Sens. Zsens``, nm/V); a ramp field already in a length unit is taken as it is.
+    """
+    force_list = _first(sections, "Ciao force list")
+    candidates = (
+        _header.find(section, "Ramp size"),
+        _header.find(force_list, "Ramp size Zsweep"),
+        ("@Z scan size", force_list["@Z scan size"]) if "@Z scan size" in force_list else None,
+    )
+    for found in candidates:
+        ramp = _header.field(found[1]) if found else None
+        if ramp is None or ramp.value is None:
+            continue
+        sens = _header.sensitivity(sections, ramp.ref) if ramp.ref else None
+        if sens is not None and sens.value is not None and sens.unit.endswith("/V"):
+            size = values.convert(ramp.value * sens.value, sens.unit[: -len("/V")], "m")
+        else:
+            size = values.convert(ramp.value, ramp.unit, "m")
+        if size is not None and size > 0:
+            return size
+    return None
+
+
+def ramp_positions(size: float, n: int) -> np.ndarray:
+    """Z of each stored sample of a segment of `n` samples over a ramp of `size` (m).
+
+    Both segments are stored from the turnaround (the ramp's end nearest the sample) outwards: the
+    extend segment in reverse time order, the retract segment in time order. Sample ``i`` sits
+    ``i`` steps of ``size / n`` from the turnaround; z is measured from the retracted end of the
+    ramp (as Gwyddion's abscissa): ``z[i] = (n - 1 - i) * size / n``.
+    """
+    return (n - 1 - np.arange(n)) * (size / n)
 
 
 def _common(sections: dict[str, Any], section: dict[str, str]) -> dict[str, Any]:

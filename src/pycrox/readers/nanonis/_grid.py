@@ -3,14 +3,15 @@
 Each grid point is one record of big-endian float32: the fixed and experiment parameters
 (``Sweep Start``, ``Sweep End``, ``X (m)``, ``Y (m)``, ``Z (m)`` ...), then every channel's sweep
 of ``Points`` values. Records run x fastest. Every channel is a lazy ``(y, x, <sweep>)`` array
-read block-wise from memory maps; the parameters are read at open and become ``(y, x)``
-coordinates; the sweep coordinate spans the first point's ``Sweep Start`` to ``Sweep End``.
+read block-wise (`_strided`: how, and when a whole-channel read fills the other channels in the
+same pass); the parameters become lazy ``(y, x)`` coordinates, all read together on first use;
+the sweep coordinate spans the first point's ``Sweep Start`` to ``Sweep End`` (read at open).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from pycrox import model
 from pycrox._binary import check_extent
 from pycrox.errors import FormatError
 from pycrox.readers._common import values
-from pycrox.readers.nanonis._strided import GridChannelArray, GridFile, read_columns
+from pycrox.readers.nanonis._strided import GridChannelArray, GridFile, GridParameterArray, read_columns
 from pycrox.readers.nanonis._text import identifier, read_until, split_label, value
 from pycrox.sources import Source
 
@@ -49,9 +50,12 @@ def _names(header: dict[str, Any], key: str) -> list[str]:
 
 
 def read_signals(
-    source: Source, *, read_together: bool = False
-) -> tuple[dict[str, xr.DataArray], dict[str, Any]]:
-    """One lazy DataArray per channel, and the parsed header (`read_together`: see `_strided`)."""
+    source: Source, *, read_together: bool | None = None
+) -> tuple[dict[str, xr.DataArray], dict[str, Any], Callable[[], None]]:
+    """One lazy DataArray per channel, the parsed header, and the closer that drops parked channels.
+
+    `read_together`: see `_strided` (None: park other channels up to `_strided.PARK_BYTES`).
+    """
     with source.reading() as fh:
         raw = read_until(fh, _END, limit=2**20)
     end = raw.find(_END)
@@ -67,13 +71,25 @@ def read_signals(
     nx, ny, n_params, points, channels = layout
     record = n_params + points * len(channels)
     check_extent(source, offset, nx * ny * record * 4, f"the grid of {nx} x {ny} points of {record} values")
-    (params,) = read_columns(source, offset, record, 0, nx * ny, [(0, n_params)], _STORED)
-    params = params.reshape(ny, nx, n_params)
+    grid = GridFile(
+        source,
+        offset,
+        (ny, nx),
+        record,
+        [(n_params + i * points, points) for i in range(len(channels))],
+        _STORED,
+        read_together=read_together,
+        n_params=n_params,
+    )
+    # the first point's parameters (sweep range, metadata); the others are read on first use
+    first = (
+        read_columns(source, offset, record, 0, 1, [(0, n_params)], _STORED)[0][0] if nx * ny else np.zeros(0)
+    )
     labels = _names(header, "Fixed parameters") + _names(header, "Experiment parameters")
     labels += [f"parameter {i}" for i in range(len(labels), n_params)]
     sweep_name, sweep_unit = split_label(str(header.get("Sweep Signal", "sweep")))
     dim = _SWEEP_DIMS.get(sweep_unit, "sweep")
-    start, stop = (float(params[0, 0, i]) for i in (0, 1)) if n_params >= 2 else (0.0, points - 1.0)
+    start, stop = (float(first[i]) for i in (0, 1)) if first.size >= 2 else (0.0, points - 1.0)
     coords: dict[Hashable, Any] = {
         dim: {
             "values": np.linspace(start, stop, points),
@@ -83,22 +99,13 @@ def read_signals(
         },
         **_lateral(header, nx, ny),
     }
-    extra = _parameter_coords(params, labels[:n_params], (dim, "x", "y"))
+    extra = _parameter_coords(grid, labels[:n_params], (dim, "x", "y"))
     common: dict[str, Any] = {
         "source": "Nanonis",
-        "metadata": metadata(header, params, labels),
+        "metadata": metadata(header, first, labels),
         "original_metadata": {"header": header},
         "data_type": "SPECTRAL_IMAGE",
     }
-    grid = GridFile(
-        source,
-        offset,
-        (ny, nx),
-        record,
-        [(n_params + i * points, points) for i in range(len(channels))],
-        _STORED,
-        read_together=read_together,
-    )
     signals = {}
     for index, channel in enumerate(channels):
         name, unit = split_label(channel)
@@ -115,7 +122,7 @@ def read_signals(
         )
         da.encoding["preferred_chunks"] = {"y": 1, "x": nx, dim: points}
         signals[name.replace("/", "_")] = da
-    return signals, header
+    return signals, header, grid.release
 
 
 def _layout(source: Source, header: dict[str, Any]) -> tuple[int, int, int, int, list[str]]:
@@ -143,28 +150,25 @@ def _lateral(header: dict[str, Any], nx: int, ny: int) -> dict[Hashable, Any]:
     }
 
 
-def _parameter_coords(
-    params: np.ndarray, labels: list[str], taken: tuple[str, ...]
-) -> dict[str, xr.DataArray]:
-    coords: dict[str, xr.DataArray] = {}
+def _parameter_coords(grid: GridFile, labels: list[str], taken: tuple[str, ...]) -> dict[str, xr.Variable]:
+    """One lazy ``(y, x)`` coordinate per point parameter, all read together on first use."""
+    coords: dict[str, xr.Variable] = {}
     for index, label in enumerate(labels):
         name = identifier(label)
         name = f"point_{name}" if name in taken or name in coords else name
         _, unit = split_label(label)
-        coords[name] = xr.DataArray(
-            params[:, :, index], dims=("y", "x"), attrs={"units": unit, "long_name": label}
+        coords[name] = xr.Variable(
+            ("y", "x"),
+            indexing.LazilyIndexedArray(GridParameterArray(grid, index)),
+            attrs={"units": unit, "long_name": label},
         )
     return coords
 
 
-def metadata(header: dict[str, Any], params: np.ndarray, labels: list[str]) -> dict[str, Any]:
+def metadata(header: dict[str, Any], first_point: np.ndarray, labels: list[str]) -> dict[str, Any]:
     """Normalised metadata: the header's date and user, the first point's integration time."""
     date, _, time = str(header.get("Date", "")).partition(" ")
-    first = (
-        dict(zip(labels, (float(v) for v in params.reshape(-1, params.shape[-1])[0]), strict=False))
-        if params.size
-        else {}
-    )
+    first = dict(zip(labels, (float(v) for v in first_point), strict=False))
     return values.drop_empty(
         {
             "date": values.iso_date(date),

@@ -42,7 +42,7 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
 
 
 def read_tree(
-    filename_or_obj: Any, *, storage_options: dict | None = None, read_together: bool = False
+    filename_or_obj: Any, *, storage_options: dict | None = None, read_together: bool | None = None
 ) -> xr.DataTree:
     """Read a Nanonis file as a DataTree with one node per signal.
 
@@ -52,15 +52,17 @@ def read_tree(
         The ``.sxm``, ``.dat`` or ``.3ds`` file.
     storage_options : dict, optional
         fsspec options for URLs.
-    read_together : bool, optional
-        3DS grids only: the first read of a whole channel reads every channel in one pass and keeps
-        the others until they are read (faster when all channels are wanted; holds them all when
-        one is). Default False: a channel read reads that channel only.
+    read_together : bool or None, optional
+        3DS grids only: which other channels a read of a whole channel reads in the same pass over
+        the file and keeps ("parks") until each is read once, the tree is closed or its node is
+        dropped. None (default): the other channels not read yet, up to 1 GiB of them; True: all of
+        them, unbounded; False: none (a channel read reads that channel only).
 
     Returns
     -------
     xarray.DataTree
         Root attrs ``source``/``file``/``kind``; one child node per signal, lazy for scans and grids.
+        For grids, closing the tree or any node (``close()``, ``with``) drops the parked channels.
 
     Raises
     ------
@@ -76,13 +78,18 @@ def read_tree(
             "starts neither with ':NANONIS_VERSION:', 'Grid dim=' nor 'Experiment'; no Nanonis file",
             where="offset 0",
         )
+    closer = None
     if kind == "3ds":
-        signals, _ = _grid.read_signals(source, read_together=read_together)
+        signals, _, closer = _grid.read_signals(source, read_together=read_together)
     else:
         signals, _ = {"sxm": _sxm, "dat": _dat}[kind].read_signals(source)
     tree: dict[str, xr.Dataset] = {
         "/": xr.Dataset(attrs={"source": "Nanonis", "file": base_name(source), "kind": kind})
     }
     for name, da in signals.items():
-        tree[f"/{name}"] = xr.Dataset({name: da})
-    return xr.DataTree.from_dict(tree)
+        tree[f"/{name}"] = da.to_dataset(name=name)
+    out = xr.DataTree.from_dict(tree)
+    if closer is not None:
+        for node in out.subtree:  # open_dataset(group=...) keeps one node's closer
+            node.set_close(closer)
+    return out
