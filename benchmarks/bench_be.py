@@ -5,30 +5,28 @@
    same model (real and imaginary residuals stacked) from the same starting values, timed on a
    subset and scaled per pixel. Median R² of both on the subset. With ``--bglib PYTHON`` (a venv
    where BGlib installs), BGlib's own per-pixel functions (``complex_gaussian`` guess and
-   ``least_squares`` on ``_sho_error``, as BESHOfitter runs them) are timed on the same subset.
+   ``least_squares`` on ``_sho_error``, with BESHOfitter's default ``jac="cs"``, whose fit never moves, and
+   with solver options that converge) are timed on the same subset.
 2. Loop fit of ``size x size`` loops x 64 DC steps (guess ``"kmeans"``) against a per-pixel
    ``least_squares`` loop with BGlib's model and bounds from the same starts.
-3. ``--big``: SHO fit of 1024 x 1024 x 64 complex64 (512 MiB), generated lazily, on a
-   LocalCluster whose 2 workers have 200 MB each; reports time and that it completed.
+3. ``--big`` (or ``--big-only``): SHO fit of 1024 x 1024 x 64 complex64 (512 MiB), generated
+   lazily, on a LocalCluster whose 2 workers have ``memory_limit="200MB"`` (with the
+   ``WORKER_PRELOAD`` of `pycrox.analysis.be._kernels`); reports time, worker RSS (idle, peak,
+   after) and whether a worker was restarted.
 
 Interleaved medians of ``--repeats`` rounds (min-max) for the pycrox cases and the loops.
 
     .venv/bin/python benchmarks/bench_be.py [--size 128] [--subset 300] [--repeats 5]
-        [--bglib /work/refenv-bglib/bin/python] [--big]
+        [--bglib /work/refenv-bglib/bin/python] [--big | --big-only] [--big-side 1024] [--big-limit 200MB]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -125,12 +123,21 @@ import json, sys, time, numpy as np
 from scipy.optimize import least_squares
 from BGlib.be.analysis.be_sho_fitter import complex_gaussian, _sho_error
 data = np.load(sys.argv[1]); z, f = data["z"], data["f"]
-t = time.perf_counter(); r2 = []
-for row in z:
-    guess = complex_gaussian(row, f, num_points=5)[:4]
-    fit = least_squares(_sho_error, guess, args=[row, f], jac="cs")
-    r2.append(1 - fit.fun[0])
-print(json.dumps({"seconds": time.perf_counter() - t, "r2": float(np.median(r2))}))
+out = {}
+# BGlib's default (its fit never moves: zero complex-step Jacobian), then options that converge
+# (as tests/reference/bglib_make.py)
+options = {
+    "default": {"jac": "cs"},
+    "converging": {"jac": "3-point", "x_scale": "jac", "ftol": 1e-12, "xtol": 1e-12, "gtol": 1e-12, "max_nfev": 2000},
+}
+for name, solver in options.items():
+    t = time.perf_counter(); r2 = []
+    for row in z:
+        guess = complex_gaussian(row, f, num_points=5)[:4]
+        fit = least_squares(_sho_error, guess, args=[row, f], **solver)
+        r2.append(1 - fit.fun[0])
+    out[name] = {"seconds": time.perf_counter() - t, "r2": float(np.median(r2))}
+print(json.dumps(out))
 """
 
 
@@ -185,13 +192,14 @@ def bench_sho(size: int, subset: int, repeats: int, bglib: str | None) -> None:
     )
     if bglib:
         small = z[: max(20, subset // 5)]
-        result = bglib_sho(bglib, small)
-        total = result["seconds"] * pixels / len(small)
-        print(
-            f"  BGlib per-pixel functions (complex_gaussian + least_squares on 1-R2), {len(small)} px: "
-            f"{total:.1f} s scaled to all pixels ({total / stats[name]['median_s']:.0f}x pycrox), "
-            f"median R2 {result['r2']:.6f}"
-        )
+        results = bglib_sho(bglib, small)
+        for label, result in results.items():
+            total = result["seconds"] * pixels / len(small)
+            print(
+                f"  BGlib per-pixel functions (complex_gaussian + least_squares on 1-R2, {label} options), "
+                f"{len(small)} px: {total:.1f} s scaled to all pixels ({total / stats[name]['median_s']:.0f}x "
+                f"pycrox), median R2 {result['r2']:.6f}"
+            )
 
 
 def bench_loops(size: int, subset: int, repeats: int) -> None:
@@ -229,61 +237,83 @@ def bench_loops(size: int, subset: int, repeats: int) -> None:
     )
 
 
-IDLE_SCRIPT = "import dask.array, distributed, pycrox.analysis.be, os; print(int(open('/proc/self/status').read().split('VmRSS:')[1].split()[0]) * 1024)"
+BIG_SCRIPT = r"""
+import contextlib, json, os, sys, threading, time, warnings
+from pathlib import Path
+
+import numpy as np
+
+FREQ = np.linspace(290e3, 310e3, 64)
+SIDE, ROWS, LIMIT, LEAN = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4] == "lean"
 
 
-def _idle_worker_bytes() -> int:
-    """RSS of a fresh interpreter holding what a worker imports (dask.array, distributed, pycrox.analysis.be)."""
-    out = subprocess.run([sys.executable, "-c", IDLE_SCRIPT], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip())
+def block(block_info=None):
+    from pycrox.analysis.be import _sho
+
+    (y0, y1), (x0, x1), _ = block_info[None]["array-location"]
+    rng = np.random.default_rng(y0 * SIDE + x0)
+    shape = (y1 - y0, x1 - x0)
+    p = [
+        rng.uniform(0.5, 1.5, shape) * 1e-3,
+        rng.uniform(296e3, 304e3, shape),
+        rng.uniform(100, 300, shape),
+        rng.uniform(-np.pi, np.pi, shape),
+    ]
+    z = _sho.response(FREQ, *(q[..., None] for q in p))
+    z += (p[0] * p[2])[..., None] * 0.01 * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))
+    return z.astype(np.complex64)
 
 
-def _peak_rss(pids: list[int], stop: threading.Event, peaks: dict[int, int]) -> None:
+def rss():
+    return int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]) * 1024
+
+
+def numpy_rss():
+    import numpy
+
+    return rss()
+
+
+def watch(pids, stop, peaks):
     while not stop.is_set():
         for pid in pids:
             with contextlib.suppress(OSError, IndexError, ValueError):
-                text = Path(f"/proc/{pid}/status").read_text()
-                peaks[pid] = max(peaks.get(pid, 0), int(text.split("VmRSS:")[1].split()[0]) * 1024)
-        time.sleep(0.1)
+                peaks[pid] = max(peaks.get(pid, 0), int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) * 1024)
+        time.sleep(0.05)
 
 
-def bench_big(side: int = 1024, chunk_rows: int = 8, budget: int = 200_000_000) -> None:
-    """SHO fit of side x side x 64 complex64 on 2 workers, each limited to its idle RSS + `budget` bytes."""
+def main():
+    import dask
     import dask.array as dsa
     import distributed
+    import xarray as xr
 
-    def block(block_info: dict | None = None) -> np.ndarray:
-        info = block_info[None]  # type: ignore[index]
-        (y0, y1), (x0, x1), _ = info["array-location"]
-        rng = np.random.default_rng(y0 * side + x0)
-        shape = (y1 - y0, x1 - x0)
-        p = [
-            rng.uniform(0.5, 1.5, shape) * 1e-3,
-            rng.uniform(296e3, 304e3, shape),
-            rng.uniform(100, 300, shape),
-            rng.uniform(-np.pi, np.pi, shape),
-        ]
-        z = _sho.response(FREQ, *(q[..., None] for q in p))
-        noise = (
-            (p[0] * p[2])[..., None]
-            * 0.01
-            * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))
-        )
-        return (z + noise).astype(np.complex64)
-
-    data = dsa.map_blocks(
-        block, chunks=((chunk_rows,) * (side // chunk_rows), (side,), (FREQ.size,)), dtype=np.complex64
+    # the nanny still restarts a worker above 95 % of the limit; pausing at 80 % (152.6 MiB of
+    # 190.7) would stall: a worker holding dask.array, pandas and xarray sits at ~140-150 MiB.
+    # Arrays above 64 kB are mmapped, so freeing them returns the memory (no heap growth).
+    dask.config.set(
+        {
+            "distributed.worker.memory.pause": False,
+            "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 65536,
+        }
     )
+
+    from pycrox.analysis import be
+    from pycrox.analysis.be import _kernels
+
+    data = dsa.map_blocks(block, chunks=((ROWS,) * (SIDE // ROWS), (SIDE,), (FREQ.size,)), dtype=np.complex64)
     coords = {"Frequency": ("Frequency", FREQ, {"units": "Hz", "dimension_type": "SPECTRAL"})}
     da = xr.DataArray(data, dims=("y", "x", "Frequency"), coords=coords, attrs={"units": "V"})
-    idle = _idle_worker_bytes()
-    cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, memory_limit=idle + budget, dashboard_address=None, processes=True
-    )
-    stop, peaks = threading.Event(), {}
-    with distributed.Client(cluster) as client:
-        pids = list(client.run(os.getpid).values())
-        watcher = threading.Thread(target=_peak_rss, args=(pids, stop, peaks), daemon=True)
+    extra = {"preload": [_kernels.WORKER_PRELOAD]} if LEAN else {}
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=LIMIT, **extra
+    ) as cluster, distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        idle = list(client.run(rss).values())
+        with_numpy = list(client.run(numpy_rss).values())
+        limits = [w["memory_limit"] for w in client.scheduler_info()["workers"].values()]
+        stop, peaks = threading.Event(), {}
+        watcher = threading.Thread(target=watch, args=(list(pids.values()), stop, peaks), daemon=True)
         watcher.start()
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -295,14 +325,42 @@ def bench_big(side: int = 1024, chunk_rows: int = 8, budget: int = 200_000_000) 
         seconds = time.perf_counter() - start
         stop.set()
         watcher.join()
-    cluster.close()
+        after = list(client.run(rss).values())
+        restarted = client.run(os.getpid) != pids
+    print(json.dumps({
+        "seconds": seconds, "mib": data.nbytes / 2**20, "limits": limits, "idle": idle, "numpy": with_numpy,
+        "after": after, "peak": list(peaks.values()), "restarted": restarted,
+        **{k: float(v) for k, v in summary.items()},
+    }))
+
+
+main()
+"""
+
+
+def bench_big(side: int = 1024, chunk_rows: int = 2, limit: str = "200MB", lean: bool = True) -> None:
+    """SHO fit of side x side x 64 complex64 on 2 workers with ``memory_limit=limit`` (default 200 MB).
+
+    Runs in a fresh interpreter started with ``-c``: spawned workers re-import the ``__main__``
+    of a script, and this one imports xarray, scipy and pycrox at the top; the ``-c`` script keeps
+    them out. With `lean`, workers get `pycrox.analysis.be._kernels.WORKER_PRELOAD`.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", BIG_SCRIPT, str(side), str(chunk_rows), limit, "lean" if lean else "plain"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    mib = [round(v / 2**20, 1) for v in r["idle"]], [round(v / 2**20, 1) for v in r["numpy"]]
     print(
-        f"\nSHO fit {side}x{side}x{FREQ.size} complex64 ({data.nbytes / 2**20:.0f} MiB, chunks of "
-        f"{chunk_rows * side} px) on 2 workers x 1 thread, memory_limit = idle RSS "
-        f"{idle / 2**20:.0f} MiB + {budget / 1e6:.0f} MB: {seconds:.1f} s ({side * side / seconds:.0f} px/s); "
-        f"converged {float(summary.converged):.4f}, R2 mean {float(summary.r2_mean):.5f} min "
-        f"{float(summary.r2_min):.4f}; peak worker RSS above idle "
-        f"{[round((m - idle) / 2**20) for m in peaks.values()]} MiB"
+        f"\nSHO fit {side}x{side}x{FREQ.size} complex64 ({r['mib']:.0f} MiB, chunks of {chunk_rows * side} px) "
+        f"on 2 workers x 1 thread, memory_limit={limit} ({r['limits'][0] / 2**20:.1f} MiB; nanny restarts at "
+        f"95 %, pausing off, MALLOC_MMAP_THRESHOLD_=65536), preload {'WORKER_PRELOAD' if lean else 'none'}: {r['seconds']:.1f} s "
+        f"({side * side / r['seconds']:.0f} px/s); converged {r['converged']:.4f}, R2 mean "
+        f"{r['r2_mean']:.5f} min {r['r2_min']:.4f}; worker restarted: {r['restarted']}\n"
+        f"  worker RSS MiB: idle {mib[0]}, with numpy {mib[1]}, peak "
+        f"{[round(v / 2**20, 1) for v in r['peak']]}, after {[round(v / 2**20, 1) for v in r['after']]}"
     )
 
 
@@ -316,11 +374,14 @@ def main() -> None:
     parser.add_argument("--bglib", default=None, help="python of a venv where BGlib is installed")
     parser.add_argument("--big", action="store_true", help="also the 1024 x 1024 LocalCluster run")
     parser.add_argument("--big-side", type=int, default=1024)
+    parser.add_argument("--big-limit", default="200MB", help="memory_limit of each worker")
+    parser.add_argument("--big-only", action="store_true", help="only the LocalCluster run")
     args = parser.parse_args()
-    bench_sho(args.size, args.subset, args.repeats, args.bglib)
-    bench_loops(args.size, args.subset, args.repeats)
-    if args.big:
-        bench_big(args.big_side)
+    if not args.big_only:
+        bench_sho(args.size, args.subset, args.repeats, args.bglib)
+        bench_loops(args.size, args.subset, args.repeats)
+    if args.big or args.big_only:
+        bench_big(args.big_side, limit=args.big_limit)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,15 @@ dask-ml, whose dask needs pyarrow >= 16.) Outputs, in ``tests/reference/data/bgl
 
 * ``bglib_sho.h5``: a BE-line USID file (``/Measurement_000/Channel_000/Raw_Data``, 6 x 8 positions
   x 64 complex frequency bins, 1 % noise), then BGlib's own ``BESHOfitter`` guess
-  (``complex_gaussian``) and fit, written by BGlib into ``Raw_Data-SHO_Fit_000/{Guess, Fit}``.
+  (``complex_gaussian``) and fit with its default solver options, written by BGlib into
+  ``Raw_Data-SHO_Fit_000/{Guess, Fit}``. BGlib passes ``least_squares(_sho_error, ..., jac="cs")``:
+  a complex-step Jacobian of ``1 - R²``, which goes through ``np.abs`` and so is identically zero;
+  ``least_squares`` stops at once on its gradient test (one evaluation, status 1) and this
+  ``Fit`` is the ``Guess``, bit for bit.
+* ``bglib_sho_converged.h5``: the same raw data, guessed and fitted by the same ``BESHOfitter``
+  whose fit goes through BGlib's own ``Fitter._unit_compute_fit`` with ``solver_options`` =
+  `SOLVER_OPTIONS` (finite-difference Jacobian, ``x_scale="jac"``, tight tolerances), so that
+  BGlib's least squares on ``1 - R²`` actually runs to its minimum.
 * ``bglib_loops.h5``: 48 complex loops over a 64-step DC triangle (``Raw_Data``, written with
   pyUSID), and BGlib's loop results computed with BGlib's own functions as ``BELoopFitter`` calls
   them (``projectLoop``, ``guess_loops_hierarchically``, ``least_squares`` on ``_be_loop_err``,
@@ -19,6 +27,9 @@ dask-ml, whose dask needs pyarrow >= 16.) Outputs, in ``tests/reference/data/bgl
   full BEPS file with its UDVS tables): group ``Raw_Data-Loop_Fit_000`` with ``Projected_Loops``,
   ``Loop_Metrics`` (``loop_metrics32``), ``Guess`` and ``Fit`` (``loop_fit32``) and
   ``Fit_Loop_Parameters`` (``switching32``).
+  As ``BELoopFitter`` does, the fit passes ``jac="cs"``: a zero Jacobian again (``_be_loop_err``
+  goes through ``abs``), so this ``Fit`` is the ``Guess``. BGlib's guess runs ``KMeans`` without a
+  ``random_state``: a rerun gives other guesses (and fits) for some loops.
 * ``truth.npz``: the synthetic parameters; ``versions.json``: package versions.
 """
 
@@ -35,6 +46,15 @@ import numpy as np
 OUT = Path(__file__).resolve().parent / "data" / "bglib"
 FREQ = np.linspace(290e3, 310e3, 64)
 SHAPE = (6, 8)
+#: least_squares options that let BGlib's SHO fit converge (its default ``{"jac": "cs"}`` never moves)
+SOLVER_OPTIONS = {
+    "jac": "3-point",
+    "x_scale": "jac",
+    "ftol": 1e-12,
+    "xtol": 1e-12,
+    "gtol": 1e-12,
+    "max_nfev": 2000,
+}
 
 
 def sho(f: np.ndarray, a: np.ndarray, w0: np.ndarray, q: np.ndarray, phi: np.ndarray) -> np.ndarray:
@@ -71,16 +91,38 @@ def make_sho(rng: np.random.Generator) -> dict[str, np.ndarray]:
     z = sho(FREQ, *(v[:, None] for v in truth.values()))
     scale = (truth["amplitude"] * truth["quality_factor"])[:, None] * 0.01 / np.sqrt(2)
     z = (z + scale * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))).astype(np.complex64)
-    path = OUT / "bglib_sho.h5"
-    write_raw(path, z, "Frequency", "Hz", FREQ)
-    with h5py.File(path, "r+") as h5:
-        main = USIDataset(h5["Measurement_000/Channel_000/Raw_Data"])
-        fitter = BESHOfitter(main, cores=1, verbose=False)
-        fitter.set_up_guess(guess_func=SHOGuessFunc.complex_gaussian, num_points=5)
-        fitter.do_guess()
-        fitter.set_up_fit()
-        fitter.do_fit()
+    for name, fitter_class in (
+        ("bglib_sho.h5", BESHOfitter),
+        ("bglib_sho_converged.h5", converging_fitter()),
+    ):
+        path = OUT / name
+        write_raw(path, z, "Frequency", "Hz", FREQ)
+        with h5py.File(path, "r+") as h5:
+            main = USIDataset(h5["Measurement_000/Channel_000/Raw_Data"])
+            fitter = fitter_class(main, cores=1, verbose=False)
+            fitter.set_up_guess(guess_func=SHOGuessFunc.complex_gaussian, num_points=5)
+            fitter.do_guess()
+            fitter.set_up_fit()
+            fitter.do_fit()
     return {f"sho_{k}": v for k, v in truth.items()}
+
+
+def converging_fitter() -> type:
+    """BGlib's ``BESHOfitter`` whose fit passes `SOLVER_OPTIONS` to BGlib's ``Fitter._unit_compute_fit``.
+
+    ``BESHOfitter._unit_compute_fit`` hard-codes ``solver_options={"jac": "cs"}``; everything
+    else (reading, guess, objective ``_sho_error``, writing) is BGlib's own.
+    """
+    from BGlib.be.analysis.be_sho_fitter import BESHOfitter, _sho_error
+    from BGlib.be.analysis.fitter import Fitter
+
+    class ConvergingSHOFitter(BESHOfitter):
+        def _unit_compute_fit(self) -> None:
+            Fitter._unit_compute_fit(
+                self, _sho_error, obj_func_args=[self.freq_vec], solver_options=dict(SOLVER_OPTIONS)
+            )
+
+    return ConvergingSHOFitter
 
 
 def make_loops(rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -182,8 +224,13 @@ def main() -> None:
     truth = {**make_sho(rng), **make_loops(rng)}
     np.savez(OUT / "truth.npz", **truth)
     packages = ["BGlib", "pyUSID", "sidpy", "numpy", "scipy", "h5py", "scikit-learn"]
-    versions = {name: version(name) for name in packages}
+    versions: dict[str, object] = {name: version(name) for name in packages}
     versions["python"] = sys.version.split()[0]
+    versions["sho_fit_solver_options"] = {
+        "bglib_sho.h5": {"jac": "cs"},
+        "bglib_sho_converged.h5": SOLVER_OPTIONS,
+    }
+    versions["loop_fit_solver_options"] = {"jac": "cs"}
     (OUT / "versions.json").write_text(json.dumps(versions, indent=2) + "\n")
     print(json.dumps(versions))
 

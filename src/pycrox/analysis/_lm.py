@@ -24,7 +24,7 @@ from typing import cast
 
 import numpy as np
 
-from pycrox.analysis.models import FitError
+from pycrox.errors import FitError
 
 __all__ = [
     "CONVERGED",

@@ -8,9 +8,7 @@ DataArray (lazily on dask) and `assemble` turns the stacked columns into a label
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -21,13 +19,20 @@ from pycrox import units
 from pycrox.analysis._dims import coordinate_units, core_chunks_ok, resolve_dims
 from pycrox.analysis._matrix import derived_attrs
 from pycrox.analysis.be import _names
-from pycrox.analysis.models import FitError, FitWarning
+from pycrox.analysis.be._kernels import BLOCK_PIXELS, blocks, each_block, warn_unconverged
+from pycrox.analysis.models import FitError
 from pycrox.errors import DimensionError, UnitError
 
-__all__ = ["assemble", "axis_in", "run_blocks", "spectral_dim", "warn_unconverged"]
-
-#: pixels fitted together in one numpy call (bounds the working memory of a dask task)
-BLOCK_PIXELS = 2048
+__all__ = [
+    "BLOCK_PIXELS",
+    "assemble",
+    "axis_in",
+    "blocks",
+    "each_block",
+    "run_blocks",
+    "spectral_dim",
+    "warn_unconverged",
+]
 
 
 def spectral_dim(da: xr.DataArray, dim: Hashable | None, func: str) -> Hashable:
@@ -82,17 +87,6 @@ def axis_in(da: xr.DataArray, dim: Hashable, target: str, func: str) -> np.ndarr
     return values.astype(np.float64) * factor
 
 
-def warn_unconverged(func: str, failed: int, total: int, advice: str) -> None:
-    """One `FitWarning` summarising the pixels that gave NaN (nothing when none did)."""
-    if failed:
-        warnings.warn(
-            f"{func}: {failed} of {total} pixels gave no result (NaN input, or the fit did not converge); "
-            f"their parameters are NaN and converged is False. {advice}",
-            FitWarning,
-            stacklevel=3,
-        )
-
-
 def run_blocks(
     da: xr.DataArray,
     dim: Hashable,
@@ -126,11 +120,6 @@ def run_blocks(
     )
 
 
-def blocks(rows: int) -> list[slice]:
-    """Row slices of at most `BLOCK_PIXELS`."""
-    return [slice(i, min(i + BLOCK_PIXELS, rows)) for i in range(0, rows, BLOCK_PIXELS)]
-
-
 def threads_for(da: xr.DataArray) -> int:
     """Threads for the blocks of one kernel call: the CPUs for numpy data, 1 on dask (dask runs chunks in parallel)."""
     if da.chunks is not None:
@@ -138,17 +127,6 @@ def threads_for(da: xr.DataArray) -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
-
-
-def each_block(rows: int, run: Callable[[slice], None], threads: int) -> None:
-    """Call ``run(rows_slice)`` for every block, on a thread pool when `threads` > 1 (numpy releases the GIL)."""
-    parts = blocks(rows)
-    if threads > 1 and len(parts) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, parts))
-    else:
-        for part in parts:
-            run(part)
 
 
 def stack_start(guess: xr.Dataset, names: Sequence[str], unit_of: dict[str, str], func: str) -> xr.DataArray:

@@ -12,17 +12,16 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Literal
 
-import numpy as np
 import xarray as xr
 
 from pycrox import provenance
-from pycrox.analysis.be import _inputs, _sho
+from pycrox.analysis.be import _inputs, _kernels, _sho
 from pycrox.analysis.models import FitError
 
 __all__ = ["sho_fit", "sho_guess"]
 
 GuessMethod = Literal["complex_gaussian", "direct"]
-_GUESSES = {"complex_gaussian": _sho.guess_complex_gaussian, "direct": _sho.guess_direct}
+_GUESSES = _kernels.GUESSES
 
 
 def _columns(data_units: str, errors: bool) -> list[tuple[str, str, str]]:
@@ -98,28 +97,9 @@ def sho_guess(
     _inputs.require_complex(da, func)
     _check_method(method, func)
     freq = _inputs.axis_in(da, axis, "Hz", func)
-    stacked = _inputs.run_blocks(da, axis, _guess_kernel, 5, freq=freq, method=method)
+    stacked = _inputs.run_blocks(da, axis, _kernels.sho_guess_kernel, 5, freq=freq, method=method)
     result = _inputs.assemble(da, stacked, _columns(str(da.attrs.get("units", "")), False), "SHO guess")
     return provenance.record(result, func, source=da, dim=axis, method=method)
-
-
-def _guess_kernel(values: np.ndarray, *, freq: np.ndarray, method: str) -> np.ndarray:
-    shape, n = values.shape[:-1], values.shape[-1]
-    z = values.reshape(-1, n).astype(np.complex128)
-    out = np.full((z.shape[0], 5), np.nan)
-    for rows in _inputs.blocks(z.shape[0]):
-        block = z[rows]
-        finite = np.isfinite(block).all(axis=1)
-        if not finite.any():
-            continue
-        params = _GUESSES[method](freq, block[finite])
-        with np.errstate(all="ignore"):
-            model = _sho.response(freq, *(params[:, j : j + 1] for j in range(4)))
-            residual = np.abs(block[finite] - model) ** 2
-            total = np.abs(block[finite] - block[finite].mean(axis=1, keepdims=True)) ** 2
-            r2 = 1 - residual.sum(axis=1) / total.sum(axis=1)
-        out[np.flatnonzero(finite) + rows.start] = np.column_stack([params, r2])
-    return out.reshape(*shape, 5)
 
 
 def sho_fit(
@@ -201,7 +181,7 @@ def sho_fit(
     stacked = _inputs.run_blocks(
         da,
         axis,
-        _fit_kernel,
+        _kernels.sho_fit_kernel,
         _sho.WIDTH,
         start,
         freq=freq,
@@ -212,36 +192,3 @@ def sho_fit(
     result = _inputs.assemble(da, stacked, _columns(data_units, True), "SHO fit")
     described = guess if isinstance(guess, str) else "Dataset"
     return provenance.record(result, func, source=da, dim=axis, guess=described, max_iter=max_iter)
-
-
-def _fit_kernel(
-    values: np.ndarray,
-    start: np.ndarray | None = None,
-    *,
-    freq: np.ndarray,
-    method: str | None,
-    max_iter: int,
-    threads: int = 1,
-) -> np.ndarray:
-    shape, n = values.shape[:-1], values.shape[-1]
-    z = values.reshape(-1, n)
-    starts = None if start is None else np.broadcast_to(start, (*shape, 4)).reshape(-1, 4)
-    out = np.empty((z.shape[0], _sho.WIDTH))
-
-    def run(rows: slice) -> None:
-        block = z[rows].astype(np.complex128)
-        if starts is None:
-            p0 = np.full((block.shape[0], 4), np.nan)
-            finite = np.isfinite(block).all(axis=1)
-            if finite.any():
-                p0[finite] = _GUESSES[str(method)](freq, block[finite])
-        else:
-            p0 = np.asarray(starts[rows], np.float64)
-        out[rows] = _sho.fit_block(freq, block, p0, max_iter)
-
-    _inputs.each_block(z.shape[0], run, threads)
-    failed = int(np.count_nonzero(out[:, -1] == 0))
-    _inputs.warn_unconverged(
-        "sho_fit", failed, z.shape[0], "Check the frequency band covers the resonance, or pass guess='direct'"
-    )
-    return out.reshape(*shape, _sho.WIDTH)
