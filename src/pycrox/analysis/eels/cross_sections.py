@@ -253,8 +253,8 @@ def hydrogenic_l(
     --------
     Ti L2,3 at 200 kV, 20 mrad, over 50 eV (in units of 1e-7 nm^2 = 1e-21 cm^2):
 
-    >>> round(hydrogenic_l(22, 456.0, 50.0, 200.0, 20.0, l1_onset=564.0) * 1e7, 2)
-    3.82
+    >>> round(hydrogenic_l(22, 456.0, 50.0, 200.0, 20.0, l1_onset=564.0) * 1e7, 1)
+    3.8
     """
     if z < 11:
         raise EELSError(
