@@ -21,7 +21,7 @@ import xarray as xr
 from pycrox import provenance, units
 from pycrox.analysis._dims import coordinate_spacing, coordinate_units, core_chunks_ok
 from pycrox.analysis.stem4d._geometry import CalibrationWarning, detector_check, geometry
-from pycrox.analysis.stem4d._kernels import com_kernel, work_dtype
+from pycrox.analysis.stem4d._kernels import com_kernel, over_detector, work_dtype
 from pycrox.analysis.stem4d.virtual import result_attrs
 from pycrox.errors import DimensionError, UnitError
 
@@ -76,19 +76,17 @@ def center_of_mass(da: xr.DataArray, *, mask: Any = None) -> xr.Dataset:
     weights = np.stack([base, base * k_row, base * k_col], axis=-1).reshape(-1, 3).astype(dtype)
     data = core_chunks_ok(da, geom.det, "center_of_mass")
     moments = xr.apply_ufunc(
-        com_kernel,
+        over_detector,
         data,
-        kwargs={"weights": weights},
+        kwargs={"kernel": com_kernel, "weights": weights, "size": 2, "squeeze": False},
         input_core_dims=[list(geom.det)],
-        output_core_dims=[["_com"]],
-        dask="parallelized",
-        output_dtypes=[dtype],
-        dask_gufunc_kwargs={"output_sizes": {"_com": 2}},
+        output_core_dims=[["_one", "_com"]],
+        dask="allowed",  # over_detector maps the blocks itself, without copying them
     )
     title = da.attrs.get("title", da.name)
     variables = {}
     for index, dim in ((1, geom.det[1]), (0, geom.det[0])):
-        part = moments.isel(_com=index, drop=True)
+        part = moments.isel(_one=0, _com=index, drop=True)  # one small indexing task per chunk
         part.attrs = result_attrs(da, f"centre of mass along {dim} of {title}", "IMAGE")
         part.attrs.update(units=geom.units, quantity=_QUANTITY[geom.kind])
         variables[f"com_{dim}"] = part

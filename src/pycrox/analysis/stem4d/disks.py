@@ -20,7 +20,7 @@ from pycrox.analysis._dims import core_chunks_ok
 from pycrox.analysis.stem4d._geometry import Geometry, detector_check, geometry, in_detector_units
 from pycrox.analysis.stem4d.com import _QUANTITY
 from pycrox.analysis.stem4d.virtual import result_attrs
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["find_disks", "probe_kernel"]
 
@@ -36,7 +36,7 @@ def probe_kernel(template: np.ndarray) -> np.ndarray:
     probe = np.asarray(template, dtype=np.float64)
     total = probe.sum()
     if not np.isfinite(probe).all() or not total > 0:
-        raise ValueError(
+        raise ArgumentError(
             "find_disks: the template must be finite with a positive total (a vacuum probe image)"
         )
     rows, cols = np.indices(probe.shape)
@@ -157,7 +157,7 @@ def find_disks(
     geom = geometry(da, func)
     probe = detector_check(template, geom, func, "template")
     if max_disks < 1:
-        raise ValueError(f"{func}: max_disks must be at least 1, got {max_disks}")
+        raise ArgumentError(f"{func}: max_disks must be at least 1, got {max_disks}")
     radius = max(1.0, _disk_radius(np.asarray(probe, dtype=np.float64)))
     size = 2 * round(_in_pixels(min_distance, geom, radius, "min_distance")) + 1
     margin = round(_in_pixels(edge, geom, radius, "edge"))
@@ -184,7 +184,7 @@ def _in_pixels(value: Any, geom: Geometry, default: float, name: str) -> float:
         return default
     pixels = in_detector_units(value, geom, "find_disks", name) / geom.step()
     if pixels < 0:
-        raise ValueError(f"find_disks: {name} must not be negative, got {value!r}")
+        raise ArgumentError(f"find_disks: {name} must not be negative, got {value!r}")
     return pixels
 
 

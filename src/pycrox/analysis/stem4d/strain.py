@@ -19,7 +19,7 @@ import xarray as xr
 
 from pycrox import provenance
 from pycrox.analysis.stem4d.disks import check_disks
-from pycrox.errors import DimensionError
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["fit_lattice", "strain"]
 
@@ -29,7 +29,7 @@ _FIELDS = ("origin_col", "origin_row", "g1_col", "g1_row", "g2_col", "g2_row", "
 def _vector(value: Any, name: str, func: str) -> np.ndarray:
     vector = np.asarray(value, dtype=np.float64)
     if vector.shape != (2,) or not np.isfinite(vector).all():
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: {name} must be two finite numbers (k_col, k_row) in detector units, got {value!r}"
         )
     return vector
@@ -121,7 +121,7 @@ def fit_lattice(
     row_name, col_name = check_disks(disks, func)
     start = np.stack([np.zeros(2), _vector(g1, "g1", func), _vector(g2, "g2", func)])
     if abs(np.linalg.det(start[1:])) < 1e-12 * np.linalg.norm(start[1]) * np.linalg.norm(start[2]):
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: g1={list(g1)} and g2={list(g2)} are parallel; give two independent vectors"
         )
     fixed = None if origin is None else _vector(origin, "origin", func)
@@ -257,7 +257,7 @@ def _reference(
     chosen = measured[region]
     chosen = chosen[np.isfinite(chosen).all(axis=(-1, -2))]
     if chosen.shape[0] == 0:
-        raise ValueError(
+        raise ArgumentError(
             "strain: no pattern in the reference region has a fitted lattice; widen the region or relax tolerance"
         )
     return np.median(chosen, axis=0)

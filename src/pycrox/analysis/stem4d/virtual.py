@@ -3,8 +3,8 @@
 `virtual_image` integrates every diffraction pattern over a disk (bright field), an annulus
 (annular dark field) or any mask, with radii in the detector's units (``mrad``, ``1/Å``) or
 converted from the other kind with the beam energy. It is one matrix-vector product per dask
-chunk, streamed over the scan. `virtual_diffraction` is the mean or maximum pattern over a
-region of the scan.
+chunk, streamed over the scan (each chunk read once and never copied). `virtual_diffraction` is
+the mean or maximum pattern over a region of the scan.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from pycrox.analysis.stem4d._geometry import (
     resolve_center,
     split_dims,
 )
-from pycrox.analysis.stem4d._kernels import contract, work_dtype
-from pycrox.errors import DimensionError
+from pycrox.analysis.stem4d._kernels import contract, over_detector, work_dtype
+from pycrox.errors import ArgumentError, DimensionError
 
 __all__ = ["annular_mask", "virtual_diffraction", "virtual_image"]
 
@@ -54,7 +54,7 @@ def annular_mask(
         If no detector pixel falls inside (annulus off the detector or ``inner >= outer``).
     """
     if not 0 <= inner < outer:
-        raise ValueError(
+        raise ArgumentError(
             f"{func}: need 0 <= inner < outer, got inner={inner:g}, outer={outer:g} {geom.units}"
         )
     k_row, k_col = geom.grids()
@@ -90,7 +90,7 @@ def _weights(
             raise TypeError(f"{func}: give either mask= or inner=/outer=, not both")
         weights = detector_check(mask, geom, func, "mask").astype(np.float64)
         if not np.isfinite(weights).all():
-            raise ValueError(f"{func}: mask holds NaN or infinite values; use 0 for pixels left out")
+            raise ArgumentError(f"{func}: mask holds NaN or infinite values; use 0 for pixels left out")
         if not weights.any():
             raise DimensionError(f"{func}: the mask selects no detector pixel (all zero)")
         return weights, {"mask_pixels": int(np.count_nonzero(weights)), "label": "mask"}
@@ -163,12 +163,11 @@ def virtual_image(
     dtype = work_dtype(da.dtype)
     data = core_chunks_ok(da, geom.det, "virtual_image")
     result = xr.apply_ufunc(
-        contract,
+        over_detector,
         data,
-        kwargs={"weights": weights.astype(dtype).ravel()},
+        kwargs={"kernel": contract, "weights": weights.astype(dtype).ravel()},
         input_core_dims=[list(geom.det)],
-        dask="parallelized",
-        output_dtypes=[dtype],
+        dask="allowed",  # over_detector maps the blocks itself, without copying them
     )
     result.attrs = result_attrs(
         da, f"virtual image ({info['label']}) of {da.attrs.get('title', da.name)}", "IMAGE"
@@ -206,7 +205,7 @@ def virtual_diffraction(da: xr.DataArray, region: Any = None, *, method: str = "
     """
     nav, _ = split_dims(da, "virtual_diffraction")
     if method not in ("mean", "max"):
-        raise ValueError(f"virtual_diffraction: method must be 'mean' or 'max', got {method!r}")
+        raise ArgumentError(f"virtual_diffraction: method must be 'mean' or 'max', got {method!r}")
     subset, weights = _region(da, nav, region)
     if weights is None:
         pattern = subset.mean(nav) if method == "mean" else subset.max(nav)
