@@ -66,6 +66,12 @@ def _files(tmp: Path) -> dict[str, Path]:
     files["folder"].mkdir()
     (files["folder"] / "keep.txt").write_text("keep")
     os.mkfifo(files["fifo"])
+    files["crafted"] = tmp / "crafted.zarr"  # a store whose attrs claim an encoding pycrox never writes
+    pycrox.to_zarr(_image(), files["crafted"])
+    meta = files["crafted"] / "zarr.json"
+    meta.write_text(
+        meta.read_text().replace('"pycrox_kind"', '"evil": {"__pycrox__": "nonsense"}, "pycrox_kind"')
+    )
     return files
 
 
@@ -79,6 +85,7 @@ def _reading_cases(tmp: Path, f: dict[str, Path]) -> list[Case]:
         ("open a text file", lambda: pycrox.open(f["text"]), f["text"]),
         ("open a folder that is no store", lambda: pycrox.open(f["folder"]), f["folder"]),
         ("open a FIFO", lambda: pycrox.open(f["fifo"]), f["fifo"]),
+        ("open a store with undecodable attrs", lambda: pycrox.open(f["crafted"]), f["crafted"]),
         ("open a group that does not exist", lambda: pycrox.open(f["nsid"], group="/nope"), f["nsid"]),
         ("open a store's missing group", lambda: pycrox.open(f["store"], group="nope"), f["store"]),
         ("open with an unknown engine", lambda: pycrox.open(f["nsid"], engine="nope"), f["nsid"]),

@@ -59,9 +59,12 @@ def read(target: Any, name: str, *, engine: str, chunks: Any, **kwargs: Any) -> 
     except (OSError, KeyError, ValueError) as exc:
         raise FormatError(name, f"cannot be read as {engine}: {exc}") from exc
     decode = decode_json if engine == "zarr" else decode_netcdf
-    tree = tree.map_over_datasets(lambda ds: map_attrs(ds, decode))
-    for node in tree.subtree:  # group attrs: map_over_datasets leaves node attrs of empty groups alone
-        node.attrs = {k: decode(v) for k, v in node.attrs.items()}
+    try:
+        tree = tree.map_over_datasets(lambda ds: map_attrs(ds, decode))
+        for node in tree.subtree:  # group attrs: map_over_datasets leaves node attrs of empty groups alone
+            node.attrs = {k: decode(v) for k, v in node.attrs.items()}
+    except (ValueError, KeyError, TypeError) as exc:  # attrs pycrox did not encode as it does
+        raise FormatError(name, f"holds an attribute pycrox cannot decode: {exc}") from exc
     kind = tree.attrs.get(KIND_ATTR, "DataTree")
     tree.attrs = {k: v for k, v in tree.attrs.items() if k != KIND_ATTR}
     return tree, kind
