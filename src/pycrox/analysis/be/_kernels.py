@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from pycrox.analysis import _blocks
 from pycrox.analysis.be import _sho
 from pycrox.errors import FitWarning
 
@@ -41,18 +41,12 @@ GUESSES: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 def blocks(rows: int, size: int = BLOCK_PIXELS) -> list[slice]:
     """Row slices of at most `size` (default `BLOCK_PIXELS`)."""
-    return [slice(i, min(i + size, rows)) for i in range(0, rows, size)]
+    return _blocks.blocks(rows, size)
 
 
 def each_block(rows: int, run: Callable[[slice], None], threads: int, size: int = BLOCK_PIXELS) -> None:
     """Call ``run(rows_slice)`` for every block, on a thread pool when `threads` > 1 (numpy releases the GIL)."""
-    parts = blocks(rows, size)
-    if threads > 1 and len(parts) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, parts))
-    else:
-        for part in parts:
-            run(part)
+    _blocks.each_block(rows, run, threads, size)
 
 
 def warn_unconverged(func: str, failed: int, total: int, advice: str) -> None:

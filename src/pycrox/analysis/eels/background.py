@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from pycrox import provenance
+from pycrox.analysis._blocks import each_block
 from pycrox.analysis._dims import core_chunks_ok, float_dtype
 from pycrox.analysis.eels import _solvers
 from pycrox.analysis.eels._common import EELSError, EELSWarning, data_units, energy_axis, window_mask
@@ -196,18 +196,12 @@ def _kernel(values: np.ndarray, *, spec: _Spec, threads: int = 1) -> np.ndarray:
     y = values.reshape(-1, m)
     out = np.full((y.shape[0], 2 * spec.count + 2), np.nan)
     rows = np.flatnonzero(np.isfinite(y).all(axis=1))
-    step = max(64, _BLOCK_BYTES // (8 * m))
-    blocks = [rows[start : start + step] for start in range(0, rows.size, step)]
 
-    def run(index: np.ndarray) -> None:
+    def run(part: slice) -> None:
+        index = rows[part]
         out[index] = _fit_block(y[index].astype(np.float64), spec)
 
-    if threads > 1 and len(blocks) > 1:  # numpy releases the GIL in the per-block work
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, blocks))
-    else:
-        for index in blocks:
-            run(index)
+    each_block(rows.size, run, threads, max(64, _BLOCK_BYTES // (8 * m)))
     out[:, -1] = np.where(np.isfinite(out[:, -1]), out[:, -1], 0.0)
     failed = rows.size - int(np.count_nonzero(out[rows, -1] > 0.5))
     if failed:
@@ -357,14 +351,7 @@ def _curve_kernel(
         back[rows] = curve
         np.subtract(y[rows], back[rows], out=sub[rows], casting="unsafe")
 
-    step = max(16, _BLOCK_BYTES // (8 * n))
-    blocks = [slice(i, i + step) for i in range(0, y.shape[0], step)]
-    if threads > 1 and len(blocks) > 1:
-        with ThreadPoolExecutor(threads) as pool:
-            list(pool.map(run, blocks))
-    else:
-        for rows in blocks:
-            run(rows)
+    each_block(y.shape[0], run, threads, max(16, _BLOCK_BYTES // (8 * n)))
     return back.reshape(*shape, n), sub.reshape(*shape, n)
 
 
