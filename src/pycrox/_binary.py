@@ -8,6 +8,7 @@ first axis reads only the bytes it covers, from local files or fsspec URLs alike
 
 from __future__ import annotations
 
+import abc
 import math
 import threading
 from typing import Any, Protocol
@@ -45,7 +46,7 @@ def check_extent(source: Source, offset: int, nbytes: int, what: str) -> None:
         )
 
 
-class LockedArray(BackendArray):
+class LockedArray(BackendArray, abc.ABC):
     """A backend array whose `_read` runs under its own lock, and that pickles without the lock.
 
     Subclasses set ``shape`` and ``dtype`` and implement ``_read(key)`` for basic indexing keys.
@@ -74,8 +75,9 @@ class LockedArray(BackendArray):
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
         return indexing.explicit_indexing_adapter(key, self.shape, indexing.IndexingSupport.BASIC, self._read)
 
+    @abc.abstractmethod
     def _read(self, key: tuple) -> np.ndarray:
-        raise NotImplementedError
+        """The values at `key`, a tuple of ints and slices (basic indexing), as a numpy array."""
 
 
 class RawArray(BackendArray):

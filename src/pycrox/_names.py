@@ -122,11 +122,12 @@ def check_names(obj: Any, fmt: str, target: Any = None) -> None:
     WriteError
         If a variable, coordinate or dimension name contains ``/`` or is ``.`` or ``..``.
     """
+    prefix = "" if target is None else f"{target}: "
     for where, kind, name in _names(obj):
         problem = name_problem(name)
         if problem is not None:
             at = "" if where == "/" else f" in group {where}"
             raise WriteError(
-                f"{'' if target is None else f'{target}: '}{fmt} cannot store the {kind} name {name!r}{at}: it {problem}; rename it "
+                f"{prefix}{fmt} cannot store the {kind} name {name!r}{at}: it {problem}; rename it "
                 "before writing (da.rename('new name'), or .rename({old: new}) for dimensions)"
             )

@@ -44,7 +44,7 @@ def guess_can_open(filename_or_obj: Any, storage_options: dict | None = None) ->
 
 
 def read_tree(filename_or_obj: Any, *, storage_options: dict | None = None) -> xr.DataTree:
-    """Read an MDT file as a lazy DataTree, one node per MDA frame.
+    """Read an MDT file as a lazy DataTree: one node per signal of its scan, curve and MDA frames.
 
     Parameters
     ----------
